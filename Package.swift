@@ -1,0 +1,114 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// One strict settings list for every target (see ../shared/STYLE.md, after Hummingbird).
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "qpilot",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "qpilot", targets: ["qpilot"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.0.0"..<"5.0.0"),
+    ],
+    targets: [
+        // Generated from proto/ by scripts/generate-protos. Nothing in it is written by hand.
+        .target(
+            name: "EnvoyAPI",
+            dependencies: [
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // The xDS protocol: SotW and Delta state machines, the snapshot cache, per-node status.
+        .target(
+            name: "XDS",
+            dependencies: [
+                "EnvoyAPI",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        // Desired state -> Envoy resources. Pure functions, no I/O.
+        .target(
+            name: "Translator",
+            dependencies: ["EnvoyAPI", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            swiftSettings: strict
+        ),
+        // Module sources, validation and the content-addressed store.
+        .target(
+            name: "Modules",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
+        // HTTP routes: module download, health.
+        .target(
+            name: "AdminServer",
+            dependencies: [
+                "Modules",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // Config file, bootstrap generation and the service wiring behind `qpilot serve`.
+        .target(
+            name: "QpilotServer",
+            dependencies: [
+                "EnvoyAPI", "XDS", "Translator", "Modules", "AdminServer",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "qpilot",
+            dependencies: [
+                "QpilotServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        // Unit tests: no sockets, no Envoy.
+        .testTarget(
+            name: "QpilotTests",
+            dependencies: ["XDS", "Translator", "Modules", "QpilotServer", "EnvoyAPI"],
+            resources: [.copy("Golden")],
+            swiftSettings: strict
+        ),
+        // Integration tests: real Envoy 1.40, real loopback upstreams. Run by `make test`.
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["QpilotServer", "XDS", "EnvoyAPI"],
+            swiftSettings: strict
+        ),
+    ]
+)

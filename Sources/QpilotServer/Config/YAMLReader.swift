@@ -1,0 +1,149 @@
+import Foundation
+import Yams
+
+/// A strict reader over a composed YAML tree: unknown fields and wrong types are errors that name
+/// the line and the field. Yams' Codable decoder reports neither, hence this.
+struct YAMLReader {
+    let node: Node
+    let path: String
+
+    var line: Int? { node.mark.map { $0.line } }
+
+    func error(_ message: String) -> ConfigError { ConfigError(line: line, field: path, message) }
+
+    /// The fields of a mapping, rejecting any not in `allowed`.
+    func mapping(allowed: Set<String>) throws(ConfigError) -> [String: YAMLReader] {
+        guard case .mapping(let mapping) = node else { throw error("expected a mapping (key: value)") }
+        var fields: [String: YAMLReader] = [:]
+        for (key, value) in mapping {
+            guard let name = key.string else { throw error("keys must be strings") }
+            let childPath = path.isEmpty ? name : "\(path).\(name)"
+            guard allowed.contains(name) else {
+                let known = allowed.sorted().joined(separator: ", ")
+                throw ConfigError(
+                    line: key.mark?.line, field: childPath, "unknown field '\(name)'; known fields here: \(known)")
+            }
+            fields[name] = YAMLReader(node: value, path: childPath)
+        }
+        return fields
+    }
+
+    func sequence() throws(ConfigError) -> [YAMLReader] {
+        guard case .sequence(let sequence) = node else { throw error("expected a list") }
+        return sequence.enumerated().map { YAMLReader(node: $1, path: "\(path)[\($0)]") }
+    }
+
+    var isNull: Bool {
+        if case .scalar(let scalar) = node { return scalar.tag == Tag(.null) || node.null != nil && scalar.style == .plain }
+        return false
+    }
+
+    func string() throws(ConfigError) -> String {
+        guard case .scalar(let scalar) = node else { throw error("expected a string") }
+        return scalar.string
+    }
+
+    func int() throws(ConfigError) -> Int {
+        guard case .scalar = node, let value = node.int else { throw error("expected a whole number") }
+        return value
+    }
+
+    func bool() throws(ConfigError) -> Bool {
+        guard case .scalar = node, let value = node.bool else { throw error("expected true or false") }
+        return value
+    }
+
+    func oneOf<T: RawRepresentable & CaseIterable>(_: T.Type) throws(ConfigError) -> T where T.RawValue == String {
+        let text = try string()
+        guard let value = T(rawValue: text) else {
+            throw error("'\(text)' is not one of: \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return value
+    }
+
+    func strings() throws(ConfigError) -> [String] {
+        var result: [String] = []
+        for item in try sequence() { result.append(try item.string()) }
+        return result
+    }
+
+    /// `host:port`, or `[v6]:port`.
+    func hostPort() throws(ConfigError) -> HostPort {
+        let text = try string()
+        guard let parsed = HostPort(text) else { throw error("expected host:port, such as 127.0.0.1:18000; got '\(text)'") }
+        return parsed
+    }
+
+    /// The subtree as JSON, keys in document order.
+    func json() throws(ConfigError) -> String {
+        switch node {
+        case .scalar(let scalar):
+            if isNull { return "null" }
+            if scalar.style == .plain {
+                if let value = node.bool { return value ? "true" : "false" }
+                if let value = node.int { return String(value) }
+                if let value = node.float, value.isFinite { return String(value) }
+            }
+            return Self.quote(scalar.string)
+        case .sequence:
+            var items: [String] = []
+            for item in try sequence() { items.append(try item.json()) }
+            return "[" + items.joined(separator: ",") + "]"
+        case .mapping(let mapping):
+            var items: [String] = []
+            for (key, value) in mapping {
+                guard let name = key.string else { throw error("keys must be strings") }
+                items.append(Self.quote(name) + ":" + (try YAMLReader(node: value, path: "\(path).\(name)").json()))
+            }
+            return "{" + items.joined(separator: ",") + "}"
+        case .alias:
+            throw error("YAML aliases are not supported here")
+        }
+    }
+
+    static func quote(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}
+
+/// A host and port, as written in qpilot.yaml.
+public struct HostPort: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    public init?(_ text: String) {
+        let host: Substring
+        let port: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else { return nil }
+            host = text[text.index(after: text.startIndex)..<close]
+            port = text[text.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { return nil }
+            host = text[..<colon]
+            port = text[text.index(after: colon)...]
+        }
+        guard !host.isEmpty, let number = Int(port), (0...65535).contains(number) else { return nil }
+        self.host = String(host)
+        self.port = number
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}

@@ -1,0 +1,159 @@
+import Foundation
+import Logging
+import Modules
+import Synchronization
+import Translator
+import XDS
+
+/// Turns qpilot.yaml into published snapshots, and keeps the last good config when a new one is
+/// bad: a reload that fails changes nothing that Envoy sees.
+public final class Reconciler: Sendable {
+    /// The outcome of the latest reload, for logs, readiness and tests.
+    public struct Status: Sendable, Equatable {
+        public var published = false
+        public var generation = 0
+        public var lastError: String?
+        public var middleware: [String] = []
+    }
+
+    public let configURL: URL
+    let cache: SnapshotCache
+    let store: ModuleStore
+    let logger: Logger
+    /// Server settings from the first load; later loads may change only desired state.
+    let settings: QpilotConfig
+    private let status = Mutex(Status())
+    private let lastFingerprint = Mutex<String?>(nil)
+
+    public init(configURL: URL, settings: QpilotConfig, cache: SnapshotCache, logger: Logger) throws {
+        self.configURL = configURL
+        self.settings = settings
+        self.cache = cache
+        self.logger = logger
+        self.store = try ModuleStore(dataDirectory: Self.resolve(settings.dataDir, against: configURL))
+    }
+
+    public var currentStatus: Status { status.withLock { $0 } }
+
+    /// Reads, checks and publishes the config file. On failure the running config stays and the
+    /// error is returned (and logged).
+    @discardableResult
+    public func reload() -> Result<Void, ConfigError> {
+        do throws(ConfigError) {
+            let text = try Self.read(configURL)
+            let config = try QpilotConfig.parse(text)
+            warnAboutServerSettings(config)
+            let state = try desiredState(config)
+            let fallback = try snapshot(Translator.translate(state, fleet: nil))
+            var byFleet: [String: Snapshot] = [:]
+            for fleet in state.namedFleets { byFleet[fleet] = try snapshot(Translator.translate(state, fleet: fleet)) }
+            do {
+                try cache.publish(byFleet: byFleet, fallback: fallback)
+            } catch {
+                throw ConfigError(line: nil, field: "", "the generated Envoy config is not consistent: \(error)")
+            }
+            let names = Translator.orderedChain(state.middleware).map(\.name)
+            status.withLock {
+                $0.published = true
+                $0.generation += 1
+                $0.lastError = nil
+                $0.middleware = names
+            }
+            logger.info(
+                "config published",
+                metadata: ["middleware": "\(names.joined(separator: ","))", "fleets": "\(byFleet.keys.sorted())"])
+            return .success(())
+        } catch {
+            status.withLock { $0.lastError = error.description }
+            logger.error("config refused; the running config stays", metadata: ["file": "\(configURL.path)", "error": "\(error)"])
+            return .failure(error)
+        }
+    }
+
+    /// Reloads when the file's bytes changed since the last check.
+    public func reloadIfChanged() {
+        guard let data = FileManager.default.contents(atPath: configURL.path) else { return }
+        let fingerprint = "\(data.count):\(data.hashValue)"
+        let changed = lastFingerprint.withLock { last -> Bool in
+            defer { last = fingerprint }
+            return last != nil && last != fingerprint
+        }
+        if changed { reload() }
+    }
+
+    func desiredState(_ config: QpilotConfig) throws(ConfigError) -> DesiredState {
+        let base = configURL.deletingLastPathComponent()
+        var middleware: [Middleware] = []
+        for (index, entry) in config.middleware.enumerated() {
+            let module: LoadedModule
+            do {
+                module = try LoadedModule.load(source: entry.source, relativeTo: base)
+                try store.put(module)
+            } catch {
+                throw ConfigError(line: entry.line, field: "middleware[\(index)].source", error.description)
+            }
+            let delivery: Middleware.Delivery
+            switch entry.delivery ?? config.delivery {
+            case .inline:
+                delivery = .inline(module.bytes)
+            case .remote:
+                delivery = .remote
+            case .file:
+                let dir = Self.resolve(settings.modulesSharedDir ?? config.modulesSharedDir ?? "", against: configURL)
+                let target = dir.appendingPathComponent("\(module.sha256).wasm")
+                do {
+                    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+                    if !FileManager.default.fileExists(atPath: target.path) {
+                        try ModuleStore.writeAtomically(module.bytes, to: target)
+                    }
+                } catch {
+                    throw ConfigError(line: entry.line, field: "middleware[\(index)].delivery", "cannot write the module for Envoy: \(error)")
+                }
+                delivery = .file(path: target.path)
+            }
+            middleware.append(
+                Middleware(
+                    name: entry.name, sha256: module.sha256, delivery: delivery, configuration: entry.config,
+                    failurePolicy: entry.failurePolicy, phase: entry.phase, priority: entry.priority, fleets: entry.fleets))
+        }
+        let endpoint = settings.modulesPublicAddress ?? settings.modulesAddress
+        return DesiredState(
+            egress: .init(address: config.egressAddress, port: config.egressPort, accessLog: config.egressAccessLog),
+            callout: .init(accessLog: config.calloutAccessLog),
+            moduleEndpoint: .init(host: endpoint.host, port: endpoint.port),
+            middleware: middleware)
+    }
+
+    func snapshot(_ resources: EnvoyResources) throws(ConfigError) -> Snapshot {
+        do {
+            return try SnapshotBuilder.snapshot(resources)
+        } catch {
+            throw ConfigError(line: nil, field: "", "cannot build the Envoy config: \(error)")
+        }
+    }
+
+    func warnAboutServerSettings(_ config: QpilotConfig) {
+        if config.xdsAddress != settings.xdsAddress || config.modulesAddress != settings.modulesAddress
+            || config.adminAddress != settings.adminAddress || config.dataDir != settings.dataDir
+        {
+            logger.warning("server addresses and dataDir change only on restart; the new values are ignored until then")
+        }
+    }
+
+    static func read(_ url: URL) throws(ConfigError) -> String {
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw ConfigError(line: nil, field: "", "cannot read \(url.path)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError(line: nil, field: "", "\(url.path) is not UTF-8 text")
+        }
+        return text
+    }
+
+    /// Resolves a path from qpilot.yaml against the file's own directory.
+    public static func resolve(_ path: String, against configURL: URL) -> URL {
+        path.hasPrefix("/")
+            ? URL(fileURLWithPath: path)
+            : configURL.deletingLastPathComponent().appendingPathComponent(path).standardizedFileURL
+    }
+}

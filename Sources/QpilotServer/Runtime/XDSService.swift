@@ -1,0 +1,35 @@
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import ServiceLifecycle
+import XDS
+
+/// The gRPC server for ADS as a lifecycle `Service`.
+public struct XDSService: Service {
+    let server: GRPCServer<HTTP2ServerTransport.Posix>
+
+    public init(address: HostPort, maxReceiveBytes: Int, discovery: AggregatedDiscoveryServer) {
+        let socket: GRPCNIOTransportCore.SocketAddress =
+            address.host.contains(":") ? .ipv6(host: address.host, port: address.port) : .ipv4(host: address.host, port: address.port)
+        let transport = HTTP2ServerTransport.Posix(
+            address: socket,
+            transportSecurity: .plaintext,
+            config: .defaults { $0.rpc.maxRequestPayloadSize = maxReceiveBytes })
+        server = GRPCServer(transport: transport, services: [discovery])
+    }
+
+    /// The bound address, once listening (port 0 picks a free one).
+    public var listeningPort: Int? {
+        get async {
+            guard let address = try? await server.listeningAddress else { return nil }
+            return address.ipv4?.port ?? address.ipv6?.port
+        }
+    }
+
+    public func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await server.serve()
+        } onGracefulShutdown: {
+            server.beginGracefulShutdown()
+        }
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+
+/// What the operator wants, independent of where it came from (qpilot.yaml, or later the store).
+public struct DesiredState: Sendable, Equatable {
+    /// The egress listener Envoy opens for applications.
+    public var egress: Egress
+    /// The internal listener that carries middleware HTTP callouts.
+    public var callout: Callout
+    /// Where Envoy fetches modules delivered `remote`.
+    public var moduleEndpoint: ModuleEndpoint
+    /// Middleware, in any order; the translator orders them.
+    public var middleware: [Middleware]
+
+    public init(egress: Egress, callout: Callout, moduleEndpoint: ModuleEndpoint, middleware: [Middleware]) {
+        self.egress = egress
+        self.callout = callout
+        self.moduleEndpoint = moduleEndpoint
+        self.middleware = middleware
+    }
+
+    /// The egress listener's settings.
+    public struct Egress: Sendable, Equatable {
+        public var address: String
+        public var port: Int
+        /// A file path for the access log, or nil for none.
+        public var accessLog: String?
+        public init(address: String, port: Int, accessLog: String? = nil) {
+            self.address = address
+            self.port = port
+            self.accessLog = accessLog
+        }
+    }
+
+    /// The callout listener's settings.
+    public struct Callout: Sendable, Equatable {
+        /// A file path for the callout access log, or nil for none.
+        public var accessLog: String?
+        public init(accessLog: String? = "/dev/stdout") { self.accessLog = accessLog }
+    }
+
+    /// qpilot's module HTTP endpoint as Envoy reaches it.
+    public struct ModuleEndpoint: Sendable, Equatable {
+        public var host: String
+        public var port: Int
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+    }
+
+    /// All fleets that some middleware names explicitly.
+    public var namedFleets: Set<String> {
+        Set(middleware.flatMap { $0.fleets ?? [] })
+    }
+}
+
+/// One Proxy-Wasm middleware, with its module already loaded and hashed.
+public struct Middleware: Sendable, Equatable {
+    /// How Envoy gets the module's bytes.
+    public enum Delivery: Sendable, Equatable {
+        /// In the ECDS resource itself; Envoy builds the VM while applying it, so a bad module NACKs.
+        case inline(Data)
+        /// From a file that qpilot wrote into a directory shared with Envoy.
+        case file(path: String)
+        /// Fetched by Envoy over HTTP from qpilot's module endpoint. Envoy ACKs before the module
+        /// loads, so a failing module is not reported.
+        case remote
+    }
+
+    /// What Envoy does when the module cannot run.
+    public enum FailurePolicy: String, Sendable, Equatable, CaseIterable {
+        /// Requests are refused.
+        case closed
+        /// Requests pass without this middleware.
+        case open
+    }
+
+    /// Where in the chain a middleware belongs; then by priority, highest first.
+    public enum Phase: String, Sendable, Equatable, CaseIterable, Comparable {
+        case authn, authz, stats
+
+        public static func < (lhs: Self, rhs: Self) -> Bool {
+            allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+        }
+    }
+
+    public var name: String
+    /// Hex sha256 of the module's bytes.
+    public var sha256: String
+    public var delivery: Delivery
+    /// JSON handed to the module as its plugin configuration.
+    public var configuration: String
+    public var failurePolicy: FailurePolicy
+    public var phase: Phase?
+    public var priority: Int
+    /// The fleets this middleware applies to; nil means every fleet.
+    public var fleets: [String]?
+
+    public init(
+        name: String, sha256: String, delivery: Delivery, configuration: String = "",
+        failurePolicy: FailurePolicy = .closed, phase: Phase? = nil, priority: Int = 0, fleets: [String]? = nil
+    ) {
+        self.name = name
+        self.sha256 = sha256
+        self.delivery = delivery
+        self.configuration = configuration
+        self.failurePolicy = failurePolicy
+        self.phase = phase
+        self.priority = priority
+        self.fleets = fleets
+    }
+
+    /// True when this middleware applies to `fleet`; a nil fleet means "a fleet no middleware names".
+    public func applies(to fleet: String?) -> Bool {
+        guard let fleets else { return true }
+        guard let fleet else { return false }
+        return fleets.contains(fleet)
+    }
+}

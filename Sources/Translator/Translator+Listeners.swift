@@ -1,0 +1,126 @@
+import EnvoyAPI
+import SwiftProtobuf
+
+extension Translator {
+    /// `qpilot_egress`: forward proxy for explicit-proxy requests (`curl -x`), Host-routed requests
+    /// and CONNECT. Chain: dynamic_forward_proxy, the middleware (one ECDS resource each), router.
+    static func egressListener(_ egress: DesiredState.Egress, chain: [Middleware]) -> Listener {
+        var filters = [forwardProxyFilter()]
+        filters += chain.map(middlewareFilter)
+        filters.append(routerFilter())
+
+        var hcm = HCM()
+        hcm.statPrefix = Names.egressListener
+        hcm.codecType = .auto
+        var rds = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_Rds()
+        rds.configSource = adsSource()
+        rds.routeConfigName = Names.egressRoute
+        hcm.rds = rds
+        hcm.httpFilters = filters
+        var connect = HCM.UpgradeConfig()
+        connect.upgradeType = "CONNECT"
+        hcm.upgradeConfigs = [connect]
+        var http2 = Envoy_Config_Core_V3_Http2ProtocolOptions()
+        http2.allowConnect = true
+        hcm.http2ProtocolOptions = http2
+        if let path = egress.accessLog { hcm.accessLog = [fileAccessLog(path)] }
+
+        var listener = Listener()
+        listener.name = Names.egressListener
+        listener.address = socketAddress(egress.address, egress.port)
+        listener.filterChains = [filterChain(hcm)]
+        return listener
+    }
+
+    /// `qpilot_callout`: an internal listener with the forward proxy and router but no middleware,
+    /// so callouts never re-enter the chain, with its own stats prefix and access log.
+    static func calloutListener(_ callout: DesiredState.Callout) -> Listener {
+        var hcm = HCM()
+        hcm.statPrefix = Names.calloutListener
+        var rds = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_Rds()
+        rds.configSource = adsSource()
+        rds.routeConfigName = Names.calloutRoute
+        hcm.rds = rds
+        hcm.httpFilters = [forwardProxyFilter(), routerFilter()]
+        if let path = callout.accessLog { hcm.accessLog = [fileAccessLog(path)] }
+
+        var listener = Listener()
+        listener.name = Names.calloutListener
+        listener.internalListener = Listener.InternalListenerConfig()
+        listener.filterChains = [filterChain(hcm)]
+        listener.statPrefix = Names.calloutListener
+        return listener
+    }
+
+    /// Every host, every path, to the forward-proxy cluster; CONNECT too on the egress listener.
+    static func forwardProxyRoute(name: String, connect: Bool) -> RouteConfiguration {
+        var routes: [Envoy_Config_Route_V3_Route] = []
+        if connect {
+            var match = Envoy_Config_Route_V3_RouteMatch()
+            match.connectMatcher = Envoy_Config_Route_V3_RouteMatch.ConnectMatcher()
+            var upgrade = Envoy_Config_Route_V3_RouteAction.UpgradeConfig()
+            upgrade.upgradeType = "CONNECT"
+            upgrade.connectConfig = Envoy_Config_Route_V3_RouteAction.UpgradeConfig.ConnectConfig()
+            var action = Envoy_Config_Route_V3_RouteAction()
+            action.cluster = Names.forwardProxyCluster
+            action.upgradeConfigs = [upgrade]
+            var route = Envoy_Config_Route_V3_Route()
+            route.name = "connect"
+            route.match = match
+            route.route = action
+            routes.append(route)
+        }
+        var match = Envoy_Config_Route_V3_RouteMatch()
+        match.prefix = "/"
+        var action = Envoy_Config_Route_V3_RouteAction()
+        action.cluster = Names.forwardProxyCluster
+        var route = Envoy_Config_Route_V3_Route()
+        route.name = "forward"
+        route.match = match
+        route.route = action
+        routes.append(route)
+
+        var host = Envoy_Config_Route_V3_VirtualHost()
+        host.name = "any"
+        host.domains = ["*"]
+        host.routes = routes
+        var config = RouteConfiguration()
+        config.name = name
+        config.virtualHosts = [host]
+        return config
+    }
+
+    static func filterChain(_ hcm: HCM) -> Envoy_Config_Listener_V3_FilterChain {
+        var filter = Envoy_Config_Listener_V3_Filter()
+        filter.name = "envoy.filters.network.http_connection_manager"
+        filter.typedConfig = pack(hcm)
+        var chain = Envoy_Config_Listener_V3_FilterChain()
+        chain.filters = [filter]
+        return chain
+    }
+
+    static func forwardProxyFilter() -> HttpFilter {
+        var config = Envoy_Extensions_Filters_Http_DynamicForwardProxy_V3_FilterConfig()
+        config.dnsCacheConfig = dnsCache()
+        var filter = HttpFilter()
+        filter.name = "envoy.filters.http.dynamic_forward_proxy"
+        filter.typedConfig = pack(config)
+        return filter
+    }
+
+    static func routerFilter() -> HttpFilter {
+        var filter = HttpFilter()
+        filter.name = "envoy.filters.http.router"
+        filter.typedConfig = pack(Envoy_Extensions_Filters_Http_Router_V3_Router())
+        return filter
+    }
+
+    static func fileAccessLog(_ path: String) -> Envoy_Config_Accesslog_V3_AccessLog {
+        var file = Envoy_Extensions_AccessLoggers_File_V3_FileAccessLog()
+        file.path = path
+        var log = Envoy_Config_Accesslog_V3_AccessLog()
+        log.name = "envoy.access_loggers.file"
+        log.typedConfig = pack(file)
+        return log
+    }
+}

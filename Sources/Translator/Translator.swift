@@ -1,0 +1,107 @@
+import EnvoyAPI
+import Foundation
+import SwiftProtobuf
+
+/// Turns desired state into the Envoy resources of one fleet. Pure: no I/O, no clocks, no
+/// randomness, so equal input gives byte-equal output.
+public enum Translator {
+    /// The resources for `fleet`; nil means "a fleet that no middleware names explicitly".
+    public static func translate(_ state: DesiredState, fleet: String?) -> EnvoyResources {
+        let chain = orderedChain(state.middleware.filter { $0.applies(to: fleet) })
+        var resources = EnvoyResources()
+        resources.clusters = [forwardProxyCluster(), calloutCluster(), moduleCluster(state.moduleEndpoint)]
+        resources.listeners = [egressListener(state.egress, chain: chain), calloutListener(state.callout)]
+        resources.routes = [
+            forwardProxyRoute(name: Names.egressRoute, connect: true),
+            forwardProxyRoute(name: Names.calloutRoute, connect: false),
+        ]
+        resources.extensionConfigs = chain.map { wasmExtensionConfig($0, moduleEndpoint: state.moduleEndpoint) }
+        return resources
+    }
+
+    /// Middleware in chain order: by phase (authn, authz, stats, then none), then priority
+    /// descending, then name, so the order never depends on input order.
+    public static func orderedChain(_ middleware: [Middleware]) -> [Middleware] {
+        middleware.sorted { lhs, rhs in
+            let lp = lhs.phase.map { Middleware.Phase.allCases.firstIndex(of: $0)! } ?? Middleware.Phase.allCases.count
+            let rp = rhs.phase.map { Middleware.Phase.allCases.firstIndex(of: $0)! } ?? Middleware.Phase.allCases.count
+            if lp != rp { return lp < rp }
+            if lhs.priority != rhs.priority { return lhs.priority > rhs.priority }
+            return lhs.name < rhs.name
+        }
+    }
+
+    // MARK: Clusters
+
+    /// The DNS cache that the forward-proxy filter and cluster must share, field for field.
+    static func dnsCache() -> Envoy_Extensions_Common_DynamicForwardProxy_V3_DnsCacheConfig {
+        var cache = Envoy_Extensions_Common_DynamicForwardProxy_V3_DnsCacheConfig()
+        cache.name = Names.dnsCache
+        cache.dnsLookupFamily = .v4Preferred
+        return cache
+    }
+
+    static func forwardProxyCluster() -> Cluster {
+        var config = Envoy_Extensions_Clusters_DynamicForwardProxy_V3_ClusterConfig()
+        config.dnsCacheConfig = dnsCache()
+        var custom = Cluster.CustomClusterType()
+        custom.name = "envoy.clusters.dynamic_forward_proxy"
+        custom.typedConfig = pack(config)
+        var cluster = Cluster()
+        cluster.name = Names.forwardProxyCluster
+        cluster.clusterType = custom
+        cluster.connectTimeout = duration(seconds: 5)
+        cluster.lbPolicy = .clusterProvided
+        return cluster
+    }
+
+    /// `qpilot_callout`: its only endpoint is the internal listener of the same name.
+    static func calloutCluster() -> Cluster {
+        var internalAddress = Envoy_Config_Core_V3_EnvoyInternalAddress()
+        internalAddress.serverListenerName = Names.calloutListener
+        var address = Address()
+        address.envoyInternalAddress = internalAddress
+
+        var rawBuffer = Envoy_Config_Core_V3_TransportSocket()
+        rawBuffer.name = "envoy.transport_sockets.raw_buffer"
+        rawBuffer.typedConfig = pack(Envoy_Extensions_TransportSockets_RawBuffer_V3_RawBuffer())
+        var upstream = Envoy_Extensions_TransportSockets_InternalUpstream_V3_InternalUpstreamTransport()
+        upstream.transportSocket = rawBuffer
+        var transport = Envoy_Config_Core_V3_TransportSocket()
+        transport.name = "envoy.transport_sockets.internal_upstream"
+        transport.typedConfig = pack(upstream)
+
+        var cluster = staticCluster(Names.calloutCluster, address)
+        cluster.transportSocket = transport
+        return cluster
+    }
+
+    /// `qpilot_modules`: qpilot's module endpoint, for `remote` delivery.
+    static func moduleCluster(_ endpoint: DesiredState.ModuleEndpoint) -> Cluster {
+        var cluster = staticCluster(Names.moduleCluster, socketAddress(endpoint.host, endpoint.port))
+        if !isIPLiteral(endpoint.host) { cluster.type = .strictDns }
+        return cluster
+    }
+
+    static func staticCluster(_ name: String, _ address: Address) -> Cluster {
+        var endpoint = Envoy_Config_Endpoint_V3_Endpoint()
+        endpoint.address = address
+        var lbEndpoint = Envoy_Config_Endpoint_V3_LbEndpoint()
+        lbEndpoint.endpoint = endpoint
+        var locality = Envoy_Config_Endpoint_V3_LocalityLbEndpoints()
+        locality.lbEndpoints = [lbEndpoint]
+        var assignment = Envoy_Config_Endpoint_V3_ClusterLoadAssignment()
+        assignment.clusterName = name
+        assignment.endpoints = [locality]
+        var cluster = Cluster()
+        cluster.name = name
+        cluster.type = .static
+        cluster.connectTimeout = duration(seconds: 5)
+        cluster.loadAssignment = assignment
+        return cluster
+    }
+
+    static func isIPLiteral(_ host: String) -> Bool {
+        host.contains(":") || host.split(separator: ".").count == 4 && host.allSatisfy { $0.isNumber || $0 == "." }
+    }
+}

@@ -1,0 +1,154 @@
+import EnvoyAPI
+
+/// The incremental (Delta) protocol rules for one ADS stream, with no I/O.
+///
+/// Rules (envoy api/xds_protocol.rst, "Incremental xDS"):
+/// - A resource is sent when its version differs from the version the client holds. What the client
+///   holds starts from `initial_resource_versions` on (re)connect and follows what was sent.
+/// - Subscriptions change with `resource_names_subscribe` / `_unsubscribe`; `*` is the wildcard.
+///   LDS and CDS start as wildcard when the first request names nothing.
+/// - A subscribed name that does not exist is reported once in `removed_resources`.
+/// - Several responses may be in flight; each nonce is answered by an ACK or a NACK.
+/// - After a NACK the stream parks the type until the snapshot changes, so nothing is resent in a
+///   loop.
+public struct DeltaStream: Sendable {
+    /// One response to send.
+    public struct Response: Sendable, Equatable {
+        public let type: ResourceType
+        public let systemVersion: String
+        public let nonce: String
+        public let resources: [Resource]
+        public let removed: [String]
+
+        /// The message for the wire.
+        public var message: Envoy_Service_Discovery_V3_DeltaDiscoveryResponse {
+            var response = Envoy_Service_Discovery_V3_DeltaDiscoveryResponse()
+            response.typeURL = type.typeURL
+            response.systemVersionInfo = systemVersion
+            response.nonce = nonce
+            response.removedResources = removed
+            response.resources = resources.map { resource in
+                var wire = Envoy_Service_Discovery_V3_Resource()
+                wire.name = resource.name
+                wire.version = resource.version
+                wire.resource = resource.body
+                return wire
+            }
+            return response
+        }
+    }
+
+    struct TypeState: Sendable {
+        var requested = false
+        var wildcard = false
+        var subscribed: Set<String> = []
+        var clientVersions: [String: String] = [:]
+        var reportedMissing: Set<String> = []
+        var inFlight: [String: String] = [:]
+        var parkedVersion: String?
+        var respondedOnce = false
+    }
+
+    private(set) var types: [ResourceType: TypeState] = [:]
+    private(set) var snapshot: Snapshot?
+    private var nonceCounter = 0
+
+    public init() {}
+
+    /// Handles one request from Envoy.
+    public mutating func receive(
+        _ request: Envoy_Service_Discovery_V3_DeltaDiscoveryRequest
+    ) -> (events: [ProtocolEvent], responses: [Response]) {
+        guard let type = ResourceType(typeURL: request.typeURL) else {
+            return ([.unknownType(request.typeURL)], [])
+        }
+        var state = types[type] ?? TypeState()
+        var events: [ProtocolEvent] = []
+
+        let subscribe = Set(request.resourceNamesSubscribe)
+        let unsubscribe = Set(request.resourceNamesUnsubscribe)
+        if !state.requested {
+            state.requested = true
+            state.clientVersions = request.initialResourceVersions
+            state.wildcard = subscribe.contains("*") || (subscribe.isEmpty && type.isWildcardByDefault)
+        } else {
+            if subscribe.contains("*") { state.wildcard = true }
+            if unsubscribe.contains("*") { state.wildcard = false }
+        }
+        state.subscribed.formUnion(subscribe.subtracting(["*"]))
+        for name in unsubscribe where name != "*" {
+            state.subscribed.remove(name)
+            state.clientVersions[name] = nil
+            state.reportedMissing.remove(name)
+        }
+
+        if !request.responseNonce.isEmpty {
+            if let version = state.inFlight.removeValue(forKey: request.responseNonce) {
+                if request.hasErrorDetail {
+                    state.parkedVersion = version
+                    events.append(.nack(type, version: version, message: request.errorDetail.message))
+                } else {
+                    events.append(.ack(type, version: version))
+                }
+            } else {
+                events.append(.staleNonce(type, nonce: request.responseNonce))
+            }
+        }
+        types[type] = state
+
+        if let response = respond(type) { return (events, [response]) }
+        return (events, [])
+    }
+
+    /// Takes a new snapshot and returns the responses it causes, in make-before-break order.
+    public mutating func update(_ snapshot: Snapshot) -> [Response] {
+        self.snapshot = snapshot
+        var responses: [Response] = []
+        for type in ResourceType.allCases {
+            if let parked = types[type]?.parkedVersion, parked != snapshot.version(of: type) {
+                types[type]?.parkedVersion = nil
+            }
+            if let response = respond(type) { responses.append(response) }
+        }
+        return responses
+    }
+
+    private mutating func respond(_ type: ResourceType) -> Response? {
+        guard let snapshot, var state = types[type], state.requested else { return nil }
+        let version = snapshot.version(of: type)
+        if state.parkedVersion == version { return nil }
+
+        let available = snapshot.resources(of: type)
+        var interest = state.subscribed
+        if state.wildcard {
+            interest.formUnion(available.keys)
+            interest.formUnion(state.clientVersions.keys)
+        }
+        var send: [Resource] = []
+        var removed: [String] = []
+        for name in interest.sorted() {
+            if let resource = available[name] {
+                state.reportedMissing.remove(name)
+                if state.clientVersions[name] != resource.version {
+                    send.append(resource)
+                    state.clientVersions[name] = resource.version
+                }
+            } else if state.clientVersions[name] != nil || !state.reportedMissing.contains(name) {
+                removed.append(name)
+                state.clientVersions[name] = nil
+                if state.subscribed.contains(name) { state.reportedMissing.insert(name) }
+            }
+        }
+        // Envoy waits for a first response on each type it starts, even an empty one.
+        guard !send.isEmpty || !removed.isEmpty || !state.respondedOnce else {
+            types[type] = state
+            return nil
+        }
+        nonceCounter += 1
+        let nonce = String(nonceCounter)
+        state.inFlight[nonce] = version
+        state.respondedOnce = true
+        types[type] = state
+        return Response(type: type, systemVersion: version, nonce: nonce, resources: send, removed: removed)
+    }
+}

@@ -1,0 +1,140 @@
+import EnvoyAPI
+import GRPCCore
+import Logging
+import SwiftProtobuf
+
+/// Serves ADS, SotW and Delta, to every Envoy of every fleet.
+///
+/// Each stream runs one loop that takes, in turn, a request from Envoy or a new snapshot of its
+/// fleet, feeds it to the flavour's state machine, and writes what that returns. The loop holds no
+/// locks; the only shared state is the cache and the node registry.
+public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDiscoveryService.SimpleServiceProtocol {
+    let watcher: any ConfigWatcher
+    let nodes: NodeRegistry
+    let logger: Logger
+
+    /// - Parameters:
+    ///   - watcher: where snapshots come from.
+    ///   - nodes: where per-node status goes.
+    public init(watcher: any ConfigWatcher, nodes: NodeRegistry, logger: Logger) {
+        self.watcher = watcher
+        self.nodes = nodes
+        self.logger = logger
+    }
+
+    public func streamAggregatedResources(
+        request: RPCAsyncSequence<Envoy_Service_Discovery_V3_DiscoveryRequest, any Error>,
+        response: RPCWriter<Envoy_Service_Discovery_V3_DiscoveryResponse>,
+        context: ServerContext
+    ) async throws {
+        try await run(SotWStream(), requests: request, writer: response)
+    }
+
+    public func deltaAggregatedResources(
+        request: RPCAsyncSequence<Envoy_Service_Discovery_V3_DeltaDiscoveryRequest, any Error>,
+        response: RPCWriter<Envoy_Service_Discovery_V3_DeltaDiscoveryResponse>,
+        context: ServerContext
+    ) async throws {
+        try await run(DeltaStream(), requests: request, writer: response)
+    }
+
+    /// A node's fleet: `metadata["qpilot.fleet"]` when set, else `node.cluster`.
+    public static func fleet(of node: Envoy_Config_Core_V3_Node) -> String {
+        if let fleet = node.metadata.fields["qpilot.fleet"]?.stringValue, !fleet.isEmpty {
+            return fleet
+        }
+        return node.cluster
+    }
+
+    private enum Input<Request: Sendable>: Sendable {
+        case request(Request)
+        case snapshot(Snapshot)
+        case end
+        case failed(any Error)
+    }
+
+    private func run<Flavour: StreamFlavour>(
+        _ initial: Flavour,
+        requests: RPCAsyncSequence<Flavour.Request, any Error>,
+        writer: RPCWriter<Flavour.Wire>
+    ) async throws {
+        var machine = initial
+        let (inputs, continuation) = AsyncStream.makeStream(of: Input<Flavour.Request>.self)
+        var identity: (node: String, stream: Int)?
+        defer {
+            if let identity { nodes.disconnect(nodeID: identity.node, stream: identity.stream) }
+        }
+
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                do {
+                    for try await request in requests { continuation.yield(.request(request)) }
+                    continuation.yield(.end)
+                } catch {
+                    continuation.yield(.failed(error))
+                }
+            }
+            defer { group.cancelAll() }
+
+            loop: for await input in inputs {
+                switch input {
+                case .request(let request):
+                    if identity == nil {
+                        guard let node = Flavour.node(of: request), !node.id.isEmpty else {
+                            throw RPCError(
+                                code: .invalidArgument,
+                                message: "the first request must carry a node with an id (set node.id in the bootstrap)")
+                        }
+                        let fleet = Self.fleet(of: node)
+                        let envoyVersion = [node.userAgentName, node.userAgentVersion].filter { !$0.isEmpty }
+                            .joined(separator: "/")
+                        let stream = nodes.connect(
+                            nodeID: node.id, fleet: fleet, envoyVersion: envoyVersion, flavour: Flavour.name)
+                        identity = (node.id, stream)
+                        logger.info("node connected", metadata: ["node": "\(node.id)", "fleet": "\(fleet)", "protocol": "\(Flavour.name)"])
+                        let snapshots = watcher.watch(fleet: fleet)
+                        group.addTask {
+                            for await snapshot in snapshots { continuation.yield(.snapshot(snapshot)) }
+                        }
+                    }
+                    let (events, responses) = machine.receive(request)
+                    for event in events { record(event, identity!) }
+                    try await send(responses, Flavour.self, writer, identity!)
+                case .snapshot(let snapshot):
+                    try await send(machine.update(snapshot), Flavour.self, writer, identity!)
+                case .end:
+                    break loop
+                case .failed(let error):
+                    throw error
+                }
+            }
+        }
+    }
+
+    private func record(_ event: ProtocolEvent, _ identity: (node: String, stream: Int)) {
+        nodes.record(event, nodeID: identity.node, stream: identity.stream)
+        switch event {
+        case .nack(let type, let version, let message):
+            logger.warning(
+                "Envoy rejected config",
+                metadata: ["node": "\(identity.node)", "type": "\(type)", "version": "\(version)", "error": "\(message)"])
+        case .ack(let type, let version):
+            logger.debug("ack", metadata: ["node": "\(identity.node)", "type": "\(type)", "version": "\(version)"])
+        case .unknownType(let url):
+            logger.notice("request for a type qpilot does not serve", metadata: ["type": "\(url)"])
+        case .staleNonce:
+            break
+        }
+    }
+
+    private func send<Flavour: StreamFlavour>(
+        _ responses: [Flavour.Response], _: Flavour.Type, _ writer: RPCWriter<Flavour.Wire>,
+        _ identity: (node: String, stream: Int)
+    ) async throws {
+        for response in responses {
+            let (type, version, wire) = Flavour.describe(response)
+            try await writer.write(wire)
+            nodes.recordSent(type, version: version, nodeID: identity.node, stream: identity.stream)
+        }
+    }
+}

@@ -1,0 +1,34 @@
+import EnvoyAPI
+
+/// What the stream loop needs from a protocol flavour; SotW and Delta each provide one.
+protocol StreamFlavour: Sendable {
+    associatedtype Request: Sendable
+    associatedtype Response: Sendable
+    associatedtype Wire: Sendable
+
+    static var name: String { get }
+    static func node(of request: Request) -> Envoy_Config_Core_V3_Node?
+    mutating func receive(_ request: Request) -> (events: [ProtocolEvent], responses: [Response])
+    mutating func update(_ snapshot: Snapshot) -> [Response]
+    static func describe(_ response: Response) -> (type: ResourceType, version: String, wire: Wire)
+}
+
+extension SotWStream: StreamFlavour {
+    static let name = "sotw"
+    static func node(of request: Envoy_Service_Discovery_V3_DiscoveryRequest) -> Envoy_Config_Core_V3_Node? {
+        request.hasNode ? request.node : nil
+    }
+    static func describe(_ response: Response) -> (type: ResourceType, version: String, wire: Envoy_Service_Discovery_V3_DiscoveryResponse) {
+        (response.type, response.version, response.message)
+    }
+}
+
+extension DeltaStream: StreamFlavour {
+    static let name = "delta"
+    static func node(of request: Envoy_Service_Discovery_V3_DeltaDiscoveryRequest) -> Envoy_Config_Core_V3_Node? {
+        request.hasNode ? request.node : nil
+    }
+    static func describe(_ response: Response) -> (type: ResourceType, version: String, wire: Envoy_Service_Discovery_V3_DeltaDiscoveryResponse) {
+        (response.type, response.systemVersion, response.message)
+    }
+}

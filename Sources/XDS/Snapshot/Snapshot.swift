@@ -1,0 +1,60 @@
+import Crypto
+import Foundation
+
+/// An immutable, consistent set of resources for one fleet.
+///
+/// Each type has its own version, derived from the versions of its resources, so a change to one
+/// middleware's ECDS resource leaves the CDS and LDS versions as they were and Envoy is not asked
+/// to re-apply them.
+public struct Snapshot: Sendable {
+    /// Resources by type, then by name.
+    public let resources: [ResourceType: [String: Resource]]
+    /// Per-type versions; a type with no resources still has a (stable) version.
+    public let versions: [ResourceType: String]
+    /// A digest of all per-type versions, reported as `system_version_info` in Delta.
+    public let version: String
+
+    /// Builds a snapshot. Throws ``SnapshotError/duplicateName`` when one name appears twice in a
+    /// type, since Envoy rejects a response that carries a name twice.
+    public init(_ byType: [ResourceType: [Resource]]) throws {
+        var resources: [ResourceType: [String: Resource]] = [:]
+        var versions: [ResourceType: String] = [:]
+        for type in ResourceType.allCases {
+            var named: [String: Resource] = [:]
+            for resource in byType[type] ?? [] {
+                guard named[resource.name] == nil else {
+                    throw SnapshotError.duplicateName(type: type, name: resource.name)
+                }
+                named[resource.name] = resource
+            }
+            resources[type] = named
+            let joined = named.keys.sorted().map { "\($0)=\(named[$0]!.version)" }.joined(separator: "\n")
+            versions[type] = Resource.hash(Data(joined.utf8))
+        }
+        self.resources = resources
+        self.versions = versions
+        let all = ResourceType.allCases.map { versions[$0]! }.joined(separator: ".")
+        self.version = Resource.hash(Data(all.utf8))
+    }
+
+    /// The version of one type.
+    public func version(of type: ResourceType) -> String { versions[type]! }
+
+    /// The resources of one type, by name.
+    public func resources(of type: ResourceType) -> [String: Resource] { resources[type] ?? [:] }
+}
+
+/// Why a snapshot cannot be built or published.
+public enum SnapshotError: Error, Equatable, CustomStringConvertible {
+    case duplicateName(type: ResourceType, name: String)
+    case inconsistent([String])
+
+    public var description: String {
+        switch self {
+        case .duplicateName(let type, let name):
+            "two \(type) resources are named '\(name)'"
+        case .inconsistent(let problems):
+            "the snapshot refers to resources it does not contain: " + problems.joined(separator: "; ")
+        }
+    }
+}

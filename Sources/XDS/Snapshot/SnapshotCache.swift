@@ -1,0 +1,84 @@
+import Synchronization
+
+/// The narrow contract between the xDS server and whatever produces config.
+///
+/// As in go-control-plane's `ConfigWatcher`, the server only asks for a watch; it never learns how
+/// a snapshot is built, and the cache never touches a gRPC stream.
+public protocol ConfigWatcher: Sendable {
+    /// Snapshots for one fleet: the current one first, when there is one, then each change.
+    /// Only the newest matters, so a slow consumer skips intermediate snapshots.
+    func watch(fleet: String) -> AsyncStream<Snapshot>
+}
+
+/// Snapshots keyed by fleet, with a fallback for fleets no middleware names.
+///
+/// Every node in a fleet shares one snapshot, so its resources are encoded once for all of them.
+public final class SnapshotCache: ConfigWatcher {
+    private struct Watcher {
+        let fleet: String
+        let continuation: AsyncStream<Snapshot>.Continuation
+    }
+
+    private struct State {
+        var byFleet: [String: Snapshot] = [:]
+        var fallback: Snapshot?
+        var watchers: [Int: Watcher] = [:]
+        var nextWatcherID = 0
+
+        func snapshot(for fleet: String) -> Snapshot? { byFleet[fleet] ?? fallback }
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    /// Publishes a new set of snapshots after checking each for consistency. On any problem nothing
+    /// changes and the error lists every problem found.
+    ///
+    /// - Parameters:
+    ///   - byFleet: snapshots for fleets that have their own config.
+    ///   - fallback: the snapshot for every other fleet.
+    public func publish(byFleet: [String: Snapshot], fallback: Snapshot) throws {
+        var problems: [String] = []
+        for (fleet, snapshot) in byFleet.sorted(by: { $0.key < $1.key }) {
+            problems += snapshot.consistencyProblems().map { "fleet \(fleet): \($0)" }
+        }
+        problems += fallback.consistencyProblems()
+        guard problems.isEmpty else { throw SnapshotError.inconsistent(problems) }
+
+        state.withLock { state in
+            let before = state
+            state.byFleet = byFleet
+            state.fallback = fallback
+            for watcher in state.watchers.values {
+                guard let next = state.snapshot(for: watcher.fleet) else { continue }
+                if before.snapshot(for: watcher.fleet)?.version != next.version {
+                    watcher.continuation.yield(next)
+                }
+            }
+        }
+    }
+
+    /// The snapshot a node of `fleet` receives now.
+    public func snapshot(for fleet: String) -> Snapshot? {
+        state.withLock { $0.snapshot(for: fleet) }
+    }
+
+    public func watch(fleet: String) -> AsyncStream<Snapshot> {
+        let (stream, continuation) = AsyncStream.makeStream(of: Snapshot.self, bufferingPolicy: .bufferingNewest(1))
+        let id = state.withLock { state -> Int in
+            let id = state.nextWatcherID
+            state.nextWatcherID += 1
+            state.watchers[id] = Watcher(fleet: fleet, continuation: continuation)
+            if let current = state.snapshot(for: fleet) { continuation.yield(current) }
+            return id
+        }
+        continuation.onTermination = { [weak self] _ in
+            _ = self?.state.withLock { $0.watchers.removeValue(forKey: id) }
+        }
+        return stream
+    }
+
+    /// How many streams are watching, for metrics and tests.
+    public var watcherCount: Int { state.withLock { $0.watchers.count } }
+}

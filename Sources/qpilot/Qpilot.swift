@@ -1,0 +1,93 @@
+import ArgumentParser
+import Foundation
+import Logging
+import QpilotServer
+
+@main
+struct Qpilot: AsyncParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "qpilot",
+        abstract: "A control plane for egress middleware on Envoy.",
+        subcommands: [Serve.self, BootstrapCommand.self, Version.self])
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve xDS and modules from a qpilot.yaml.",
+        discussion: """
+            The file is reloaded when it changes and on SIGHUP. A file that fails to parse or \
+            validate is refused with its line and field, and the running config stays.
+            """)
+
+    @Option(name: .long, help: "The qpilot.yaml to serve.")
+    var config: String = "qpilot.yaml"
+
+    @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = "info"
+
+    func validate() throws {
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of: trace, debug, info, notice, warning, error, critical")
+        }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel)!
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "qpilot")
+        let runtime: QpilotRuntime
+        do {
+            runtime = try QpilotRuntime(configPath: config, logger: logger)
+        } catch {
+            FileHandle.standardError.write(Data("qpilot: \(config): \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        try await runtime.run()
+    }
+}
+
+struct BootstrapCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bootstrap",
+        abstract: "Print an Envoy bootstrap that connects one Envoy to qpilot.",
+        discussion: "Example: qpilot bootstrap --node-id envoy-1 --fleet default > envoy.yaml && envoy -c envoy.yaml")
+
+    @Option(help: "The node id, unique per Envoy.")
+    var nodeId: String
+
+    @Option(help: "The fleet: nodes in one fleet share one config.")
+    var fleet: String = "default"
+
+    @Option(help: "qpilot's xDS address, host:port.")
+    var xds: String = "127.0.0.1:18000"
+
+    @Flag(help: "Use Delta (incremental) xDS instead of State of the World.")
+    var delta = false
+
+    @Option(help: "Envoy's admin port on 127.0.0.1.")
+    var adminPort: Int = 9901
+
+    func run() throws {
+        guard let address = HostPort(xds) else {
+            throw ValidationError("--xds must be host:port, such as 127.0.0.1:18000")
+        }
+        let bootstrap = Bootstrap(nodeID: nodeId, fleet: fleet, xds: address, delta: delta, adminPort: adminPort)
+        do {
+            try bootstrap.validate()
+        } catch {
+            throw ValidationError(error.description)
+        }
+        print(bootstrap.yaml, terminator: "")
+    }
+}
+
+struct Version: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print qpilot's version.")
+    func run() { print("qpilot \(Qpilot.version)") }
+}
