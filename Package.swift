@@ -107,7 +107,11 @@ let package = Package(
         // Integration tests: real Envoy 1.40, real loopback upstreams. Run by `make test`.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["QpilotServer", "XDS", "EnvoyAPI"],
+            dependencies: [
+                "QpilotServer", "XDS", "EnvoyAPI",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strict
         ),
     ]

@@ -62,16 +62,16 @@ public struct QpilotConfig: Sendable, Equatable {
         ])
         if let xds = top["xds"] {
             let fields = try xds.mapping(allowed: ["address", "maxReceiveBytes"])
-            if let address = fields["address"] { config.xdsAddress = try address.hostPort() }
+            if let address = fields["address"] { config.xdsAddress = try address.listenAddress() }
             if let max = fields["maxReceiveBytes"] { config.xdsMaxReceiveBytes = try positive(max) }
         }
         if let admin = top["admin"] {
             let fields = try admin.mapping(allowed: ["address", "tokensFile"])
-            if let address = fields["address"] { config.adminAddress = try address.hostPort() }
+            if let address = fields["address"] { config.adminAddress = try address.listenAddress() }
         }
         if let modules = top["modules"] {
             let fields = try modules.mapping(allowed: ["address", "publicAddress", "sharedDir"])
-            if let address = fields["address"] { config.modulesAddress = try address.hostPort() }
+            if let address = fields["address"] { config.modulesAddress = try address.listenAddress() }
             if let address = fields["publicAddress"] { config.modulesPublicAddress = try address.hostPort() }
             if let dir = fields["sharedDir"] { config.modulesSharedDir = try nonEmpty(dir) }
         }
@@ -106,9 +106,9 @@ public struct QpilotConfig: Sendable, Equatable {
                 }
             }
         }
-        if config.middleware.contains(where: { ($0.delivery ?? config.delivery) == .file }), config.modulesSharedDir == nil {
+        if let entry = config.middleware.first(where: { ($0.delivery ?? config.delivery) == .file }), config.modulesSharedDir == nil {
             throw ConfigError(
-                line: top["delivery"]?.line ?? top["middleware"]?.line, field: "modules.sharedDir",
+                line: entry.delivery == .file ? entry.line : top["delivery"]?.line, field: "modules.sharedDir",
                 "delivery 'file' needs modules.sharedDir: a directory that Envoy can read")
         }
         return config
@@ -129,7 +129,10 @@ public struct QpilotConfig: Sendable, Equatable {
         var entry = MiddlewareEntry(
             name: name, source: try nonEmpty(source), config: "", failurePolicy: .closed, phase: nil, priority: 0,
             fleets: nil, delivery: nil, line: item.line)
-        if let config = fields["config"] { entry.config = try config.json() }
+        if let config = fields["config"] {
+            // A mapping or list reaches the module as JSON; a plain string reaches it as written.
+            if case .scalar(let scalar) = config.node, !config.isNull { entry.config = scalar.string } else { entry.config = try config.json() }
+        }
         if let policy = fields["failurePolicy"] { entry.failurePolicy = try policy.oneOf(Middleware.FailurePolicy.self) }
         if let phase = fields["phase"] { entry.phase = try phase.oneOf(Middleware.Phase.self) }
         if let priority = fields["priority"] { entry.priority = try priority.int() }

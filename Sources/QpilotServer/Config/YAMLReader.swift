@@ -74,6 +74,16 @@ struct YAMLReader {
         return parsed
     }
 
+    /// An address qpilot listens on: an IP literal and a port; `localhost` means 127.0.0.1.
+    func listenAddress() throws(ConfigError) -> HostPort {
+        var address = try hostPort()
+        if address.host == "localhost" { address.host = "127.0.0.1" }
+        guard address.isIPLiteral else {
+            throw error("qpilot listens on an IP address, such as 127.0.0.1 or 0.0.0.0; got '\(address.host)'")
+        }
+        return address
+    }
+
     /// The subtree as JSON, keys in document order.
     func json() throws(ConfigError) -> String {
         switch node {
@@ -143,6 +153,13 @@ public struct HostPort: Sendable, Equatable, CustomStringConvertible {
         guard !host.isEmpty, let number = Int(port), (0...65535).contains(number) else { return nil }
         self.host = String(host)
         self.port = number
+    }
+
+    /// True for an IPv4 or IPv6 literal.
+    public var isIPLiteral: Bool {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
     }
 
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }

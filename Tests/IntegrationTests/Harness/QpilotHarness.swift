@@ -1,0 +1,144 @@
+import Foundation
+import Logging
+import QpilotServer
+import ServiceLifecycle
+import Testing
+import XDS
+
+/// qpilot running in-process with its real services (gRPC ADS on a loopback port, the module
+/// endpoint, the file watcher), plus one echo upstream and any number of Envoys.
+final class QpilotHarness: @unchecked Sendable {
+    let directory: URL
+    let configURL: URL
+    let xdsPort: Int
+    let modulesPort: Int
+    let egressPort: Int
+    let upstream: EchoUpstream
+    let runtime: QpilotRuntime
+    private let group: ServiceGroup
+    private let task: Task<Void, any Error>
+    private(set) var envoys: [EnvoyProcess] = []
+
+    /// - Parameter middleware: the `middleware:` section, as YAML lines (without the key).
+    init(middleware: String, extra: String = "", upstreamNeeded: Bool = true) async throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("qpilot-it-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        configURL = directory.appendingPathComponent("qpilot.yaml")
+        xdsPort = try freePort()
+        modulesPort = try freePort()
+        egressPort = try freePort()
+        upstream = try await EchoUpstream(directory: directory)
+        try Self.config(xds: xdsPort, modules: modulesPort, egress: egressPort, extra: extra, middleware: middleware)
+            .write(to: configURL, atomically: true, encoding: .utf8)
+        var logger = Logger(label: "qpilot-it")
+        logger.logLevel = .warning
+        runtime = try QpilotRuntime(configPath: configURL.path, logger: logger)
+        group = ServiceGroup(services: runtime.services(), gracefulShutdownSignals: [], logger: logger)
+        let group = self.group
+        task = Task { try await group.run() }
+        let modulesPort = self.modulesPort
+        try await eventually("qpilot's module endpoint") {
+            (try? curl(["http://127.0.0.1:\(modulesPort)/readyz"], timeout: 2))?.status == 200
+        }
+    }
+
+    static func config(xds: Int, modules: Int, egress: Int, extra: String, middleware: String) -> String {
+        """
+        xds: { address: 127.0.0.1:\(xds) }
+        modules: { address: 127.0.0.1:\(modules), sharedDir: ./shared }
+        dataDir: ./data
+        egress: { address: 127.0.0.1, port: \(egress) }
+        callout: { accessLog: ./callout-access.log }
+        \(extra)
+        middleware:
+        \(middleware)
+
+        """
+    }
+
+    /// Rewrites qpilot.yaml's middleware section; the running qpilot notices by itself.
+    func rewrite(middleware: String, extra: String = "") throws {
+        let text = Self.config(xds: xdsPort, modules: modulesPort, egress: egressPort, extra: extra, middleware: middleware)
+        try text.write(to: configURL, atomically: true, encoding: .utf8)
+    }
+
+    /// Rewrites qpilot.yaml with arbitrary text.
+    func rewrite(raw: String) throws {
+        try raw.write(to: configURL, atomically: true, encoding: .utf8)
+    }
+
+    /// Starts an Envoy from `qpilot bootstrap` output, and waits until the egress listener works.
+    @discardableResult
+    func startEnvoy(nodeID: String = "envoy-1", fleet: String = "default", delta: Bool = false) async throws -> EnvoyProcess {
+        let envoy = try await EnvoyProcess(nodeID: nodeID, fleet: fleet, xdsPort: xdsPort, delta: delta, directory: directory)
+        envoys.append(envoy)
+        try await eventually("node \(nodeID) to be in sync", timeout: .seconds(30)) { self.isInSync(nodeID) }
+        return envoy
+    }
+
+    /// A request through the egress listener as an explicit proxy (`curl -x`).
+    func proxied(_ path: String = "/hello", extra: [String] = []) throws -> HTTPResult {
+        try curl(["-x", "http://127.0.0.1:\(egressPort)"] + extra + ["http://\(upstream.authority)\(path)"])
+    }
+
+    /// The upstream's view of a request made through Envoy: its headers, in order.
+    func echoedHeaders(_ result: HTTPResult, _ name: String) throws -> [String] {
+        struct Echo: Decodable { var headers: [[String]] }
+        let echo = try JSONDecoder().decode(Echo.self, from: Data(result.body.utf8))
+        return echo.headers.filter { $0.first == name }.map { $0[1] }
+    }
+
+    func status(_ nodeID: String) -> NodeStatus? { runtime.nodes.status(of: nodeID) }
+
+    func isInSync(_ nodeID: String, fleet: String = "default") -> Bool {
+        guard let status = status(nodeID) else { return false }
+        let snapshot = runtime.cache.snapshot(for: status.fleet)
+        return status.syncState(against: snapshot) == .inSync
+            && ResourceType.allCases.filter { $0 != .endpoint }.allSatisfy { status.acked[$0.description] != nil }
+    }
+
+    /// Waits until the reconciler has published a generation newer than `after`.
+    func waitForGeneration(after generation: Int) async throws {
+        try await eventually("qpilot to publish the new config") { self.runtime.reconciler.currentStatus.generation > generation }
+    }
+
+    var generation: Int { runtime.reconciler.currentStatus.generation }
+
+    /// Logs of every part, for a failing test's message.
+    var logs: String {
+        envoys.map { "--- envoy \($0.nodeID)\n\($0.log.suffix(4000))" }.joined(separator: "\n")
+    }
+
+    func stop() async {
+        for envoy in envoys { envoy.stop() }
+        upstream.stop()
+        await group.triggerGracefulShutdown()
+        _ = try? await task.value
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
+
+/// A middleware entry for qpilot.yaml.
+func entry(
+    _ name: String, module: String = "add-header", config: String = "", extra: [String] = []
+) -> String {
+    var lines = ["  - name: \(name)", "    source: \(Paths.wasm(module).path)"]
+    if !config.isEmpty { lines.append("    config: \(config)") }
+    lines += extra.map { "    \($0)" }
+    return lines.joined(separator: "\n")
+}
+
+/// Runs `body` against a fresh qpilot, and always stops it and its Envoys afterwards.
+func withHarness(
+    middleware: String, extra: String = "", _ body: (QpilotHarness) async throws -> Void
+) async throws {
+    let qpilot = try await QpilotHarness(middleware: middleware, extra: extra)
+    do {
+        try await body(qpilot)
+    } catch {
+        Issue.record("logs at failure:\n\(qpilot.logs)")
+        await qpilot.stop()
+        throw error
+    }
+    await qpilot.stop()
+}
