@@ -10,7 +10,7 @@ WAT_FIXTURES := $(wildcard Tests/Fixtures/*.wat)
 WASM_OUT := $(patsubst examples/%.wat,$(WASM)/%.wasm,$(WAT_EXAMPLES)) \
             $(patsubst Tests/Fixtures/%.wat,$(WASM)/%.wasm,$(WAT_FIXTURES))
 
-.PHONY: all build run test unit integration deps envoy fixtures protos clean
+.PHONY: all build run test unit integration deps envoy fixtures protos clean bootstrap-examples
 
 all: build
 
@@ -64,6 +64,11 @@ integration: envoy fixtures
 	$(SWIFT) build --build-tests
 	QPILOT_ENVOY="$(abspath $(ENVOY))" QPILOT_WASM_DIR="$(abspath $(WASM))" \
 	  $(SWIFT) test --skip-build --filter IntegrationTests
+
+## envoy-bootstrap/ examples, from `qpilot bootstrap`.
+bootstrap-examples: build
+	.build/debug/qpilot bootstrap --node-id envoy-1 --fleet default > envoy-bootstrap/envoy-sotw.yaml
+	.build/debug/qpilot bootstrap --node-id envoy-1 --fleet default --delta > envoy-bootstrap/envoy-delta.yaml
 
 ## Regenerate Sources/EnvoyAPI/Generated from proto/ (needs Debian's protobuf-compiler).
 protos:
