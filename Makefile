@@ -14,12 +14,17 @@ WASM_OUT := $(patsubst examples/%.wat,$(WASM)/%.wasm,$(WAT_EXAMPLES)) \
 
 all: build
 
-## System packages the build and tests use (Debian): wabt for wat2wasm, curl for tests.
+## System packages the build and tests use (Debian): wabt for wat2wasm; curl, a registry
+## (docker-registry), skopeo, htpasswd and python3-cryptography for the integration tests.
 deps:
 	@missing=""; \
 	command -v wat2wasm >/dev/null || missing="$$missing wabt"; \
 	command -v curl >/dev/null || missing="$$missing curl"; \
 	command -v python3 >/dev/null || missing="$$missing python3 python3-venv"; \
+	command -v docker-registry >/dev/null || missing="$$missing docker-registry"; \
+	command -v skopeo >/dev/null || missing="$$missing skopeo"; \
+	command -v htpasswd >/dev/null || missing="$$missing apache2-utils"; \
+	/usr/bin/python3 -c 'import cryptography' 2>/dev/null || missing="$$missing python3-cryptography"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \

@@ -26,6 +26,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.0.0"..<"5.0.0"),
+        .package(url: "https://github.com/swiftwasm/WasmKit.git", from: "0.4.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
     ],
     targets: [
         // Generated from proto/ by scripts/generate-protos. Nothing in it is written by hand.
@@ -59,7 +62,15 @@ let package = Package(
         // Module sources, validation and the content-addressed store.
         .target(
             name: "Modules",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "WasmParser", package: "WasmKit"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         // HTTP routes: module download, health.
@@ -100,7 +111,10 @@ let package = Package(
         // Unit tests: no sockets, no Envoy.
         .testTarget(
             name: "QpilotTests",
-            dependencies: ["XDS", "Translator", "Modules", "QpilotServer", "EnvoyAPI"],
+            dependencies: [
+                "XDS", "Translator", "Modules", "QpilotServer", "EnvoyAPI",
+                .product(name: "WAT", package: "WasmKit"),
+            ],
             resources: [.copy("Golden")],
             swiftSettings: strict
         ),
@@ -108,7 +122,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "QpilotServer", "XDS", "EnvoyAPI",
+                "QpilotServer", "XDS", "EnvoyAPI", "Modules",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

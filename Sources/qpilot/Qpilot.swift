@@ -43,7 +43,7 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "qpilot")
         let runtime: QpilotRuntime
         do {
-            runtime = try QpilotRuntime(configPath: config, logger: logger)
+            runtime = try await QpilotRuntime(configPath: config, logger: logger)
         } catch {
             FileHandle.standardError.write(Data("qpilot: \(config): \(error)\n".utf8))
             throw ExitCode(2)

@@ -9,6 +9,14 @@ public struct QpilotConfig: Sendable, Equatable {
         case inline, file, remote
     }
 
+    /// When a tag or URL is fetched again.
+    public enum PullPolicy: String, Sendable, Equatable, CaseIterable {
+        /// Fetch once; reuse the stored module after that, across restarts too.
+        case IfNotPresent
+        /// Fetch on every reconcile, and roll out a new digest when the source changed.
+        case Always
+    }
+
     /// One `middleware:` entry, before its module is loaded.
     public struct MiddlewareEntry: Sendable, Equatable {
         public var name: String
@@ -20,6 +28,9 @@ public struct QpilotConfig: Sendable, Equatable {
         public var priority: Int
         public var fleets: [String]?
         public var delivery: Delivery?
+        /// The module's expected sha256, when pinned.
+        public var sha256: String?
+        public var pullPolicy: PullPolicy
         /// The line of the entry, for errors found later (a missing module file, say).
         public var line: Int?
     }
@@ -31,6 +42,13 @@ public struct QpilotConfig: Sendable, Equatable {
     public var modulesPublicAddress: HostPort?
     /// The directory shared with Envoy for `delivery: file`.
     public var modulesSharedDir: String?
+    /// A docker `config.json` with registry logins.
+    public var modulesCredentialsFile: String?
+    public var modulesMaxModuleBytes = 256 * 1024 * 1024
+    public var modulesMaxDecompressedBytes = 512 * 1024 * 1024
+    public var modulesFetchTimeoutSeconds = 60
+    /// How often sources with `pullPolicy: Always` are fetched again.
+    public var modulesRefreshSeconds = 60
     public var dataDir = "./data"
     public var egressAddress = "127.0.0.1"
     public var egressPort = 10000
@@ -70,7 +88,15 @@ public struct QpilotConfig: Sendable, Equatable {
             if let address = fields["address"] { config.adminAddress = try address.listenAddress() }
         }
         if let modules = top["modules"] {
-            let fields = try modules.mapping(allowed: ["address", "publicAddress", "sharedDir"])
+            let fields = try modules.mapping(allowed: [
+                "address", "publicAddress", "sharedDir", "credentialsFile", "maxModuleBytes", "maxDecompressedBytes",
+                "fetchTimeoutSeconds", "refreshSeconds",
+            ])
+            if let file = fields["credentialsFile"] { config.modulesCredentialsFile = try nonEmpty(file) }
+            if let value = fields["maxModuleBytes"] { config.modulesMaxModuleBytes = try positive(value) }
+            if let value = fields["maxDecompressedBytes"] { config.modulesMaxDecompressedBytes = try positive(value) }
+            if let value = fields["fetchTimeoutSeconds"] { config.modulesFetchTimeoutSeconds = try positive(value) }
+            if let value = fields["refreshSeconds"] { config.modulesRefreshSeconds = try positive(value) }
             if let address = fields["address"] { config.modulesAddress = try address.listenAddress() }
             if let address = fields["publicAddress"] { config.modulesPublicAddress = try address.hostPort() }
             if let dir = fields["sharedDir"] { config.modulesSharedDir = try nonEmpty(dir) }
@@ -116,7 +142,7 @@ public struct QpilotConfig: Sendable, Equatable {
 
     static func parseMiddleware(_ item: YAMLReader) throws(ConfigError) -> MiddlewareEntry {
         let fields = try item.mapping(allowed: [
-            "name", "source", "config", "failurePolicy", "phase", "priority", "fleets", "delivery",
+            "name", "source", "config", "failurePolicy", "phase", "priority", "fleets", "delivery", "sha256", "pullPolicy",
         ])
         guard let nameField = fields["name"] else { throw item.error("a middleware needs a name") }
         let name = try nameField.string()
@@ -128,7 +154,7 @@ public struct QpilotConfig: Sendable, Equatable {
         guard let source = fields["source"] else { throw item.error("middleware '\(name)' needs a source (a .wasm path)") }
         var entry = MiddlewareEntry(
             name: name, source: try nonEmpty(source), config: "", failurePolicy: .closed, phase: nil, priority: 0,
-            fleets: nil, delivery: nil, line: item.line)
+            fleets: nil, delivery: nil, sha256: nil, pullPolicy: .IfNotPresent, line: item.line)
         if let config = fields["config"] {
             // A mapping or list reaches the module as JSON; a plain string reaches it as written.
             if case .scalar(let scalar) = config.node, !config.isNull { entry.config = scalar.string } else { entry.config = try config.json() }
@@ -142,6 +168,15 @@ public struct QpilotConfig: Sendable, Equatable {
             entry.fleets = list
         }
         if let delivery = fields["delivery"] { entry.delivery = try delivery.oneOf(Delivery.self) }
+        if let digest = fields["sha256"] {
+            var text = try digest.string().lowercased()
+            if text.hasPrefix("sha256:") { text = String(text.dropFirst(7)) }
+            guard text.count == 64, text.allSatisfy(\.isHexDigit) else {
+                throw digest.error("a sha256 is 64 hex digits (optionally after 'sha256:')")
+            }
+            entry.sha256 = text
+        }
+        if let policy = fields["pullPolicy"] { entry.pullPolicy = try policy.oneOf(PullPolicy.self) }
         return entry
     }
 

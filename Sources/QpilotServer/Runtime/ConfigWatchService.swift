@@ -2,29 +2,37 @@ import Foundation
 import ServiceLifecycle
 import UnixSignals
 
-/// Reloads qpilot.yaml when it changes on disk (checked every `interval`) or on SIGHUP.
+/// Reloads qpilot.yaml when it changes on disk (checked every `interval`) or on SIGHUP, and
+/// reconciles again every `refresh` while some middleware has `pullPolicy: Always`.
 public struct ConfigWatchService: Service {
     let reconciler: Reconciler
     let interval: Duration
+    let refresh: Duration
 
-    public init(reconciler: Reconciler, interval: Duration = .seconds(1)) {
+    public init(reconciler: Reconciler, interval: Duration = .seconds(1), refresh: Duration = .seconds(60)) {
         self.reconciler = reconciler
         self.interval = interval
+        self.refresh = refresh
     }
 
     public func run() async throws {
-        reconciler.reloadIfChanged()
+        await reconciler.reloadIfChanged()
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 let signals = await UnixSignalsSequence(trapping: .sighup)
                 for await _ in signals.cancelOnGracefulShutdown() {
-                    reconciler.reload()
+                    await reconciler.reload()
                 }
             }
             group.addTask {
+                var lastRefresh = ContinuousClock.now
                 while !Task.isCancelled, !Task.isShuttingDownGracefully {
                     try? await Task.sleep(for: interval)
-                    reconciler.reloadIfChanged()
+                    await reconciler.reloadIfChanged()
+                    if ContinuousClock.now - lastRefresh >= refresh {
+                        lastRefresh = ContinuousClock.now
+                        if await reconciler.needsRefresh { await reconciler.reload() }
+                    }
                 }
             }
             try? await gracefulShutdown()

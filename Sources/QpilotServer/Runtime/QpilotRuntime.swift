@@ -16,7 +16,7 @@ public struct QpilotRuntime: Sendable {
 
     /// Loads and publishes the config once; throws when it is unusable, so a bad file stops the
     /// start with its message rather than serving nothing.
-    public init(configPath: String, logger: Logger) throws {
+    public init(configPath: String, logger: Logger) async throws {
         let url = URL(fileURLWithPath: configPath).standardizedFileURL
         let text = try Reconciler.read(url)
         let config = try QpilotConfig.parse(text)
@@ -25,8 +25,7 @@ public struct QpilotRuntime: Sendable {
         cache = SnapshotCache()
         nodes = NodeRegistry()
         reconciler = try Reconciler(configURL: url, settings: config, cache: cache, logger: logger)
-        if case .failure(let error) = reconciler.reload() { throw error }
-        reconciler.reloadIfChanged()
+        if case .failure(let error) = await reconciler.reload() { throw error }
         xds = XDSService(
             address: config.xdsAddress, maxReceiveBytes: config.xdsMaxReceiveBytes,
             discovery: AggregatedDiscoveryServer(watcher: cache, nodes: nodes, logger: logger))
@@ -38,7 +37,7 @@ public struct QpilotRuntime: Sendable {
         let modules = ModuleEndpoint.application(
             host: config.modulesAddress.host, port: config.modulesAddress.port, store: reconciler.store,
             ready: { reconciler.currentStatus.published }, logger: logger)
-        return [xds, modules, ConfigWatchService(reconciler: reconciler)]
+        return [xds, modules, ConfigWatchService(reconciler: reconciler, refresh: .seconds(config.modulesRefreshSeconds))]
     }
 
     /// Runs until SIGTERM or SIGINT.

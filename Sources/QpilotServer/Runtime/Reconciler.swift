@@ -8,7 +8,7 @@ import XDS
 
 /// Turns qpilot.yaml into published snapshots, and keeps the last good config when a new one is
 /// bad: a reload that fails changes nothing that Envoy sees.
-public final class Reconciler: Sendable {
+public actor Reconciler {
     /// The outcome of the latest reload, for logs, readiness and tests.
     public struct Status: Sendable, Equatable {
         public var published = false
@@ -17,34 +17,48 @@ public final class Reconciler: Sendable {
         public var middleware: [String] = []
     }
 
-    public let configURL: URL
+    public nonisolated let configURL: URL
     let cache: SnapshotCache
-    let store: ModuleStore
+    public nonisolated let store: ModuleStore
     let logger: Logger
     /// Server settings from the first load; later loads may change only desired state.
     let settings: QpilotConfig
-    private let status = Mutex(Status())
-    private let lastFingerprint = Mutex<String?>(nil)
+    let modules: ModuleResolver
+    private nonisolated let status = Mutex(Status())
+    private var lastFingerprint: String?
+    /// True when some middleware has `pullPolicy: Always`, so reconciles repeat on a timer.
+    public private(set) var needsRefresh = false
 
     public init(configURL: URL, settings: QpilotConfig, cache: SnapshotCache, logger: Logger) throws {
         self.configURL = configURL
         self.settings = settings
         self.cache = cache
         self.logger = logger
-        self.store = try ModuleStore(dataDirectory: Self.resolve(settings.dataDir, against: configURL))
+        let store = try ModuleStore(dataDirectory: Self.resolve(settings.dataDir, against: configURL))
+        self.store = store
+        var credentials = RegistryCredentials()
+        if let file = settings.modulesCredentialsFile {
+            credentials = try RegistryCredentials.dockerConfig(at: Self.resolve(file, against: configURL))
+        }
+        let limits = FetchLimits(
+            maxModuleBytes: settings.modulesMaxModuleBytes, maxDecompressedBytes: settings.modulesMaxDecompressedBytes,
+            timeout: .seconds(settings.modulesFetchTimeoutSeconds))
+        modules = ModuleResolver(fetcher: ModuleFetcher(limits: limits, credentials: credentials), store: store, logger: logger)
     }
 
-    public var currentStatus: Status { status.withLock { $0 } }
+    public nonisolated var currentStatus: Status { status.withLock { $0 } }
 
     /// Reads, checks and publishes the config file. On failure the running config stays and the
     /// error is returned (and logged).
     @discardableResult
-    public func reload() -> Result<Void, ConfigError> {
+    public func reload() async -> Result<Void, ConfigError> {
         do throws(ConfigError) {
             let text = try Self.read(configURL)
+            lastFingerprint = Self.fingerprint(Data(text.utf8))
             let config = try QpilotConfig.parse(text)
             warnAboutServerSettings(config)
-            let state = try desiredState(config)
+            needsRefresh = config.middleware.contains { $0.pullPolicy == .Always }
+            let state = try await desiredState(config)
             let fallback = try snapshot(Translator.translate(state, fleet: nil))
             var byFleet: [String: Snapshot] = [:]
             for fleet in state.namedFleets { byFleet[fleet] = try snapshot(Translator.translate(state, fleet: fleet)) }
@@ -71,28 +85,28 @@ public final class Reconciler: Sendable {
         }
     }
 
-    /// Reloads when the file's bytes changed since the last check.
-    public func reloadIfChanged() {
+    /// Reloads when the file's bytes changed since the last load.
+    public func reloadIfChanged() async {
         guard let data = FileManager.default.contents(atPath: configURL.path) else { return }
-        // A digest of every byte: Data.hashValue looks only at a prefix, and would miss an edit.
-        let fingerprint = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
-        let changed = lastFingerprint.withLock { last -> Bool in
-            defer { last = fingerprint }
-            return last != nil && last != fingerprint
-        }
-        if changed { reload() }
+        if Self.fingerprint(data) != lastFingerprint { await reload() }
     }
 
-    func desiredState(_ config: QpilotConfig) throws(ConfigError) -> DesiredState {
+    /// A digest of every byte: Data.hashValue looks only at a prefix, and would miss an edit.
+    static func fingerprint(_ data: Data) -> String {
+        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+    }
+
+    func desiredState(_ config: QpilotConfig) async throws(ConfigError) -> DesiredState {
         let base = configURL.deletingLastPathComponent()
         var middleware: [Middleware] = []
         for (index, entry) in config.middleware.enumerated() {
             let module: LoadedModule
             do {
-                module = try LoadedModule.load(source: entry.source, relativeTo: base)
-                try store.put(module)
+                let source = try ModuleSource(parsing: entry.source, relativeTo: base)
+                module = try await modules.module(source, sha256: entry.sha256, policy: entry.pullPolicy)
             } catch {
-                throw ConfigError(line: entry.line, field: "middleware[\(index)].source", error.description)
+                let field = error.message.contains("sha256") && entry.sha256 != nil ? "sha256" : "source"
+                throw ConfigError(line: entry.line, field: "middleware[\(index)].\(field)", error.description)
             }
             let delivery: Middleware.Delivery
             switch entry.delivery ?? config.delivery {

@@ -32,7 +32,7 @@ final class QpilotHarness: @unchecked Sendable {
             .write(to: configURL, atomically: true, encoding: .utf8)
         var logger = Logger(label: "qpilot-it")
         logger.logLevel = .warning
-        runtime = try QpilotRuntime(configPath: configURL.path, logger: logger)
+        runtime = try await QpilotRuntime(configPath: configURL.path, logger: logger)
         group = ServiceGroup(services: runtime.services(), gracefulShutdownSignals: [], logger: logger)
         let group = self.group
         task = Task { try await group.run() }
