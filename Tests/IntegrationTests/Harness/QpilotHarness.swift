@@ -20,7 +20,10 @@ final class QpilotHarness: @unchecked Sendable {
     private(set) var envoys: [EnvoyProcess] = []
 
     /// - Parameter middleware: the `middleware:` section, as YAML lines (without the key).
-    init(middleware: String, extra: String = "", upstreamNeeded: Bool = true) async throws {
+    let modulesExtra: String
+
+    init(middleware: String, extra: String = "", modulesExtra: String = "") async throws {
+        self.modulesExtra = modulesExtra
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("qpilot-it-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         configURL = directory.appendingPathComponent("qpilot.yaml")
@@ -28,7 +31,7 @@ final class QpilotHarness: @unchecked Sendable {
         modulesPort = try freePort()
         egressPort = try freePort()
         upstream = try await EchoUpstream(directory: directory)
-        try Self.config(xds: xdsPort, modules: modulesPort, egress: egressPort, extra: extra, middleware: middleware)
+        try Self.config(xds: xdsPort, modules: modulesPort, egress: egressPort, extra: extra, middleware: middleware, modulesExtra: modulesExtra)
             .write(to: configURL, atomically: true, encoding: .utf8)
         var logger = Logger(label: "qpilot-it")
         logger.logLevel = .warning
@@ -42,10 +45,10 @@ final class QpilotHarness: @unchecked Sendable {
         }
     }
 
-    static func config(xds: Int, modules: Int, egress: Int, extra: String, middleware: String) -> String {
+    static func config(xds: Int, modules: Int, egress: Int, extra: String, middleware: String, modulesExtra: String = "") -> String {
         """
         xds: { address: 127.0.0.1:\(xds) }
-        modules: { address: 127.0.0.1:\(modules), sharedDir: ./shared }
+        modules: { address: 127.0.0.1:\(modules), sharedDir: ./shared\(modulesExtra.isEmpty ? "" : ", " + modulesExtra) }
         dataDir: ./data
         egress: { address: 127.0.0.1, port: \(egress) }
         callout: { accessLog: ./callout-access.log }
@@ -58,7 +61,8 @@ final class QpilotHarness: @unchecked Sendable {
 
     /// Rewrites qpilot.yaml's middleware section; the running qpilot notices by itself.
     func rewrite(middleware: String, extra: String = "") throws {
-        let text = Self.config(xds: xdsPort, modules: modulesPort, egress: egressPort, extra: extra, middleware: middleware)
+        let text = Self.config(
+            xds: xdsPort, modules: modulesPort, egress: egressPort, extra: extra, middleware: middleware, modulesExtra: modulesExtra)
         try text.write(to: configURL, atomically: true, encoding: .utf8)
     }
 
@@ -130,9 +134,18 @@ func entry(
 
 /// Runs `body` against a fresh qpilot, and always stops it and its Envoys afterwards.
 func withHarness(
-    middleware: String, extra: String = "", _ body: (QpilotHarness) async throws -> Void
+    middleware: String, extra: String = "", modulesExtra: String = "", _ body: (QpilotHarness) async throws -> Void,
+    catchingSetup: ((any Error) -> Void)? = nil
 ) async throws {
-    let qpilot = try await QpilotHarness(middleware: middleware, extra: extra)
+    let qpilot: QpilotHarness
+    do {
+        qpilot = try await QpilotHarness(middleware: middleware, extra: extra, modulesExtra: modulesExtra)
+    } catch {
+        guard let catchingSetup else { throw error }
+        catchingSetup(error)
+        return
+    }
+    if catchingSetup != nil { Issue.record("qpilot started, but a setup error was expected") }
     do {
         try await body(qpilot)
     } catch {
