@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import Logging
 import Modules
@@ -7,7 +8,8 @@ import ServiceLifecycle
 /// The HTTP server Envoy fetches `remote` modules from, plus health probes.
 ///
 /// Routes:
-/// - `GET /modules/sha256/<hex>`: the exact stored bytes, with a strong ETag (the digest).
+/// - `GET /modules/sha256/<hex>`: the exact stored bytes, with a strong ETag (the digest),
+///   `If-None-Match`, and single byte ranges (`Range: bytes=…`, RFC 9110 section 14).
 /// - `GET /healthz`: 200 while the process runs.
 /// - `GET /readyz`: 200 once a config has been loaded and published, else 503.
 public enum ModuleEndpoint {
@@ -35,10 +37,21 @@ public enum ModuleEndpoint {
             guard let bytes = store.get(digest) else {
                 throw HTTPError(.notFound, message: "no module with sha256 \(digest)")
             }
-            return Response(
-                status: .ok,
-                headers: [.contentType: "application/wasm", .eTag: etag, .cacheControl: "public, max-age=31536000, immutable"],
-                body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+            var headers: HTTPFields = [
+                .contentType: "application/wasm", .eTag: etag, .cacheControl: "public, max-age=31536000, immutable",
+                .acceptRanges: "bytes",
+            ]
+            // A Range is honoured unless If-Range names another version.
+            if let range = request.headers[.range], request.headers[.ifRange].map({ $0 == etag }) ?? true {
+                guard let (start, end) = ByteRange.parse(range, length: bytes.count) else {
+                    headers[.contentRange] = "bytes */\(bytes.count)"
+                    return Response(status: .rangeNotSatisfiable, headers: headers)
+                }
+                headers[.contentRange] = "bytes \(start)-\(end)/\(bytes.count)"
+                let slice = bytes[bytes.startIndex + start...bytes.startIndex + end]
+                return Response(status: .partialContent, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: slice)))
+            }
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
         }
         return Application(
             router: router,

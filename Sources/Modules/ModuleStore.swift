@@ -32,6 +32,21 @@ public struct ModuleStore: Sendable {
         return FileManager.default.contents(atPath: path(of: sha256).path)
     }
 
+    /// The sha256 of every stored module.
+    public func all() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []).filter(Self.isDigest)
+    }
+
+    /// Deletes every stored module not in `keep`, and returns the digests deleted.
+    @discardableResult
+    public func collectGarbage(keeping keep: Set<String>) -> [String] {
+        var removed: [String] = []
+        for digest in all() where !keep.contains(digest) {
+            if (try? FileManager.default.removeItem(at: path(of: digest))) != nil { removed.append(digest) }
+        }
+        return removed.sorted()
+    }
+
     /// True for 64 lowercase hex digits.
     public static func isDigest(_ text: String) -> Bool {
         text.utf8.count == 64 && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }

@@ -1,5 +1,6 @@
 import Foundation
 import QpilotServer
+import Modules
 import Testing
 import XDS
 
@@ -31,6 +32,55 @@ extension Integration {
             #expect(status.acked["ECDS"] == qpilot.runtime.cache.snapshot(for: "default")?.version(of: .extensionConfig))
             #expect(status.lastNack == nil)
             #expect(try qpilot.proxied().status == 200)
+            }
+        }
+    }
+}
+
+extension Integration {
+    @Suite("The module endpoint")
+    struct ModuleEndpointTests {
+        @Test("Serves the exact stored bytes with a strong ETag, If-None-Match and byte ranges")
+        func servesExactBytes() async throws {
+            try await withHarness(middleware: entry("greeter", config: "x")) { qpilot in
+                let bytes = try Data(contentsOf: Paths.wasm("add-header"))
+                let digest = try LoadedModule(bytes: bytes, origin: "test").sha256
+                let url = "http://127.0.0.1:\(qpilot.modulesPort)/modules/sha256/\(digest)"
+
+                let whole = try curl([url])
+                #expect(whole.status == 200)
+                #expect(whole.header("etag") == ["\"\(digest)\""])
+                let downloaded = qpilot.directory.appendingPathComponent("download.wasm")
+                _ = try curl(["-o", downloaded.path, url])
+                #expect(try Data(contentsOf: downloaded) == bytes)
+
+                #expect(try curl(["-H", "If-None-Match: \"\(digest)\"", url]).status == 304)
+
+                let ranged = qpilot.directory.appendingPathComponent("range.bin")
+                let partial = try curl(["-H", "Range: bytes=4-11", "-o", ranged.path, url])
+                #expect(partial.status == 206)
+                #expect(partial.header("content-range") == ["bytes 4-11/\(bytes.count)"])
+                #expect(try Data(contentsOf: ranged) == bytes[4...11])
+                #expect(try curl(["-H", "Range: bytes=\(bytes.count + 10)-", url]).status == 416)
+
+                #expect(try curl(["http://127.0.0.1:\(qpilot.modulesPort)/modules/sha256/\(String(repeating: "0", count: 64))"]).status == 404)
+                #expect(try curl(["http://127.0.0.1:\(qpilot.modulesPort)/modules/sha256/..%2F..%2Fetc%2Fpasswd"]).status == 400)
+            }
+        }
+
+        @Test("Modules no longer referenced by recent generations are removed from the store")
+        func garbageCollection() async throws {
+            try await withHarness(middleware: entry("first", module: "add-header", config: "a")) { qpilot in
+                let store = qpilot.runtime.reconciler.store
+                let first = try #require(store.all().first)
+                // Six more generations that use only the callout module push the first one out.
+                for round in 0..<6 {
+                    let generation = qpilot.generation
+                    try qpilot.rewrite(middleware: entry("second", module: "callout", config: "127.0.0.1:\(round + 1)"))
+                    try await qpilot.waitForGeneration(after: generation)
+                }
+                #expect(!store.all().contains(first))
+                #expect(store.all().count == 1)
             }
         }
     }

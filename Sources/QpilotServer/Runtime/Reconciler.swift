@@ -67,6 +67,7 @@ public actor Reconciler {
             } catch {
                 throw ConfigError(line: nil, field: "", "the generated Envoy config is not consistent: \(error)")
             }
+            collectGarbage(keeping: Set(state.middleware.map(\.sha256)))
             let names = Translator.orderedChain(state.middleware).map(\.name)
             status.withLock {
                 $0.published = true
@@ -82,6 +83,21 @@ public actor Reconciler {
             status.withLock { $0.lastError = error.description }
             logger.error("config refused; the running config stays", metadata: ["file": "\(configURL.path)", "error": "\(error)"])
             return .failure(error)
+        }
+    }
+
+    /// Module sets of the latest published generations. A module stays stored while any of them
+    /// refers to it: an Envoy that NACKed a change still runs the previous one, and may need to
+    /// fetch it again (remote delivery) after a restart.
+    private var recentModules: [Set<String>] = []
+    static let generationsKept = 5
+
+    func collectGarbage(keeping current: Set<String>) {
+        recentModules.append(current)
+        if recentModules.count > Self.generationsKept { recentModules.removeFirst() }
+        let removed = store.collectGarbage(keeping: recentModules.reduce(into: Set<String>()) { $0.formUnion($1) })
+        if !removed.isEmpty {
+            logger.info("removed modules no longer referenced", metadata: ["sha256": "\(removed)"])
         }
     }
 

@@ -54,7 +54,8 @@ func curl(_ arguments: [String], timeout: Int = 10) throws -> HTTPResult {
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     let headerFile = FileManager.default.temporaryDirectory.appendingPathComponent("curl-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(at: headerFile) }
-    process.arguments = ["curl", "-sS", "--max-time", String(timeout), "-D", headerFile.path, "-o", "-"] + arguments
+    let output = arguments.contains("-o") ? [] : ["-o", "-"]
+    process.arguments = ["curl", "-sS", "--max-time", String(timeout), "-D", headerFile.path] + output + arguments
     let out = Pipe()
     process.standardOutput = out
     process.standardError = FileHandle.nullDevice
