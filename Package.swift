@@ -13,6 +13,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "qpilot", targets: ["qpilot"]),
+        .executable(name: "qctl", targets: ["qctl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
@@ -104,6 +105,15 @@ let package = Package(
             name: "qpilot",
             dependencies: [
                 "QpilotServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        // The operator CLI. It talks only to the admin API, plus local module checks.
+        .executableTarget(
+            name: "qctl",
+            dependencies: [
+                "Modules",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

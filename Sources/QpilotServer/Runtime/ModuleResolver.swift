@@ -57,6 +57,12 @@ actor ModuleResolver {
             }
             throw error
         }
+        // Whatever Envoy would refuse to load, qpilot refuses first, before it is stored or served.
+        do {
+            _ = try ModuleValidator.validate(fetched.module)
+        } catch {
+            throw ModuleError("\(key) is not a valid Proxy-Wasm module: " + error.problems.map(\.description).joined(separator: "; "))
+        }
         try store.put(fetched.module)
         let entry = Resolved(
             sha256: fetched.module.sha256, resolvedDigest: fetched.resolvedDigest, layout: fetched.layout, fetchedAt: Date())

@@ -9,8 +9,8 @@ import EnvoyAPI
 ///   LDS and CDS start as wildcard when the first request names nothing.
 /// - A subscribed name that does not exist is reported once in `removed_resources`.
 /// - Several responses may be in flight; each nonce is answered by an ACK or a NACK.
-/// - After a NACK the stream parks the type until the snapshot changes, so nothing is resent in a
-///   loop.
+/// - After a NACK nothing is resent in a loop: a resource goes out again only when its bytes
+///   change, while names Envoy newly subscribes to are still answered.
 public struct DeltaStream: Sendable {
     /// One response to send.
     public struct Response: Sendable, Equatable {
@@ -116,7 +116,8 @@ public struct DeltaStream: Sendable {
     private mutating func respond(_ type: ResourceType) -> Response? {
         guard let snapshot, var state = types[type], state.requested else { return nil }
         let version = snapshot.version(of: type)
-        if state.parkedVersion == version { return nil }
+        // No parking check is needed: what the client holds is updated when a resource is sent, so
+        // a NACKed resource is only sent again when its bytes change. A name never sent still goes.
 
         let available = snapshot.resources(of: type)
         var interest = state.subscribed

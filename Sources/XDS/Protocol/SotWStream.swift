@@ -45,6 +45,8 @@ public struct SotWStream: Sendable {
     private(set) var types: [ResourceType: TypeState] = [:]
     private(set) var snapshot: Snapshot?
     private var nonceCounter = 0
+    /// Events learnt while handling a snapshot rather than a request (a reconnect's ACK).
+    private var pendingEvents: [ProtocolEvent] = []
 
     public init() {}
 
@@ -83,13 +85,13 @@ public struct SotWStream: Sendable {
 
         var responses: [Response] = []
         if let response = respond(type) { responses.append(response) }
-        if let initial = types[type]?.initialClientVersion, responses.isEmpty,
-            snapshot?.version(of: type) == initial
-        {
-            events.append(.ack(type, version: initial))
-            types[type]?.initialClientVersion = nil
-        }
-        return (events, responses)
+        return (events + drainEvents(), responses)
+    }
+
+    /// Events that `update(_:)` learnt; the server records them after each update.
+    public mutating func drainEvents() -> [ProtocolEvent] {
+        defer { pendingEvents = [] }
+        return pendingEvents
     }
 
     /// Takes a new snapshot and returns the responses it causes, in make-before-break order.
@@ -108,12 +110,19 @@ public struct SotWStream: Sendable {
     private mutating func respond(_ type: ResourceType) -> Response? {
         guard let snapshot, var state = types[type], state.requested, !state.awaitingReply else { return nil }
         let version = snapshot.version(of: type)
-        if state.parkedVersion == version { return nil }
-
         let available = snapshot.resources(of: type)
         let names = state.wildcard ? Set(available.keys) : state.subscribed.intersection(available.keys)
+        // A NACKed version is not resent, unless Envoy now asks for names it was never sent.
+        if state.parkedVersion == version, names.isSubset(of: state.sentNames) { return nil }
         if state.sentVersion == version, state.sentNames == names { return nil }
-        if state.sentVersion == nil, state.initialClientVersion == version { return nil }
+        if state.sentVersion == nil, state.initialClientVersion == version {
+            // A reconnecting Envoy already holds this version: nothing to send, and it counts as ACKed.
+            pendingEvents.append(.ack(type, version: version))
+            types[type]?.initialClientVersion = nil
+            types[type]?.sentVersion = version
+            types[type]?.sentNames = names
+            return nil
+        }
 
         nonceCounter += 1
         let nonce = String(nonceCounter)

@@ -101,7 +101,9 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
                     for event in events { record(event, identity!) }
                     try await send(responses, Flavour.self, writer, identity!)
                 case .snapshot(let snapshot):
-                    try await send(machine.update(snapshot), Flavour.self, writer, identity!)
+                    let responses = machine.update(snapshot)
+                    for event in machine.drainEvents() { record(event, identity!) }
+                    try await send(responses, Flavour.self, writer, identity!)
                 case .end:
                     break loop
                 case .failed(let error):

@@ -10,6 +10,7 @@ protocol StreamFlavour: Sendable {
     static func node(of request: Request) -> Envoy_Config_Core_V3_Node?
     mutating func receive(_ request: Request) -> (events: [ProtocolEvent], responses: [Response])
     mutating func update(_ snapshot: Snapshot) -> [Response]
+    mutating func drainEvents() -> [ProtocolEvent]
     static func describe(_ response: Response) -> (type: ResourceType, version: String, wire: Wire)
 }
 
@@ -25,6 +26,7 @@ extension SotWStream: StreamFlavour {
 
 extension DeltaStream: StreamFlavour {
     static let name = "delta"
+    mutating func drainEvents() -> [ProtocolEvent] { [] }
     static func node(of request: Envoy_Service_Discovery_V3_DeltaDiscoveryRequest) -> Envoy_Config_Core_V3_Node? {
         request.hasNode ? request.node : nil
     }

@@ -1,0 +1,460 @@
+import Foundation
+import QpilotServer
+import Testing
+import Translator
+
+/// The 1-based line of the first line of `text` that contains `marker`.
+func line(of marker: String, in text: String, sourceLocation: SourceLocation = #_sourceLocation) -> Int? {
+    let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+    guard let index = lines.firstIndex(where: { $0.contains(marker) }) else {
+        Issue.record("marker '\(marker)' is not in the text", sourceLocation: sourceLocation)
+        return nil
+    }
+    return index + 1
+}
+
+@Suite("qpilot.yaml")
+struct QpilotConfigTests {
+    static let full = """
+        # every field, none at its default
+        xds:
+          address: 0.0.0.0:19000
+          maxReceiveBytes: 8388608
+        admin:
+          address: 127.0.0.1:19001
+          tokensFile: /etc/qpilot/tokens
+        modules:
+          address: 0.0.0.0:19002
+          publicAddress: "[fd00::1]:19002"
+          sharedDir: /var/lib/qpilot/shared
+          credentialsFile: /etc/qpilot/docker.json
+          maxModuleBytes: 1048576
+          maxDecompressedBytes: 2097152
+          fetchTimeoutSeconds: 15
+          refreshSeconds: 300
+        dataDir: /var/lib/qpilot
+        egress:
+          address: 0.0.0.0
+          port: 15001
+          accessLog: /var/log/egress.log
+        callout:
+          accessLog: null
+        delivery: remote
+        middleware:
+        - name: auth
+          source: modules/auth.wasm
+          config:
+            realm: corp
+          failurePolicy: open
+          phase: authn
+          priority: 10
+          fleets: [edge, core]
+          delivery: file
+          sha256: "sha256:ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789"
+          pullPolicy: Always
+        - name: stats_v2
+          source: file:///opt/stats.wasm
+        """
+
+    @Test("a file with every field parses into every setting")
+    func fullFile() throws {
+        let config = try QpilotConfig.parse(Self.full)
+        #expect(config.xdsAddress == HostPort(host: "0.0.0.0", port: 19000))
+        #expect(config.xdsMaxReceiveBytes == 8_388_608)
+        #expect(config.adminAddress == HostPort(host: "127.0.0.1", port: 19001))
+        #expect(config.modulesAddress == HostPort(host: "0.0.0.0", port: 19002))
+        #expect(config.modulesPublicAddress == HostPort(host: "fd00::1", port: 19002))
+        #expect(config.modulesSharedDir == "/var/lib/qpilot/shared")
+        #expect(config.modulesCredentialsFile == "/etc/qpilot/docker.json")
+        #expect(config.modulesMaxModuleBytes == 1_048_576)
+        #expect(config.modulesMaxDecompressedBytes == 2_097_152)
+        #expect(config.modulesFetchTimeoutSeconds == 15)
+        #expect(config.modulesRefreshSeconds == 300)
+        #expect(config.dataDir == "/var/lib/qpilot")
+        #expect(config.egressAddress == "0.0.0.0")
+        #expect(config.egressPort == 15001)
+        #expect(config.egressAccessLog == "/var/log/egress.log")
+        #expect(config.calloutAccessLog == nil, "null turns the callout log off")
+        #expect(config.delivery == .remote)
+        #expect(config.hasMiddlewareSection)
+        #expect(config.middleware.count == 2)
+
+        let auth = try #require(config.middleware.first)
+        #expect(auth.name == "auth")
+        #expect(auth.source == "modules/auth.wasm")
+        #expect(auth.config == #"{"realm":"corp"}"#)
+        #expect(auth.failurePolicy == .open)
+        #expect(auth.phase == .authn)
+        #expect(auth.priority == 10)
+        #expect(auth.fleets == ["edge", "core"])
+        #expect(auth.delivery == .file)
+        #expect(auth.sha256 == "abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789", "lowercased, prefix dropped")
+        #expect(auth.pullPolicy == .Always)
+        #expect(auth.line == line(of: "- name: auth", in: Self.full))
+
+        let stats = try #require(config.middleware.last)
+        #expect(stats.name == "stats_v2")
+        #expect(stats.source == "file:///opt/stats.wasm")
+        #expect(stats.config == "")
+        #expect(stats.failurePolicy == .closed, "fails closed unless told otherwise")
+        #expect(stats.phase == nil)
+        #expect(stats.priority == 0)
+        #expect(stats.fleets == nil)
+        #expect(stats.delivery == nil, "inherits the top-level delivery")
+        #expect(stats.sha256 == nil)
+        #expect(stats.pullPolicy == .IfNotPresent)
+    }
+
+    @Test("an empty file gives the defaults")
+    func defaults() throws {
+        let config = try QpilotConfig.parse("")
+        #expect(config == QpilotConfig())
+        #expect(config.xdsAddress.description == "127.0.0.1:18000")
+        #expect(config.delivery == .inline)
+        #expect(config.calloutAccessLog == "/dev/stdout")
+        #expect(!config.hasMiddlewareSection)
+    }
+
+    @Test("an empty middleware section is a section with no middleware")
+    func emptyMiddleware() throws {
+        let config = try QpilotConfig.parse("middleware:\n")
+        #expect(config.hasMiddlewareSection)
+        #expect(config.middleware.isEmpty)
+    }
+
+    /// A broken file and what its error must say.
+    struct Broken: Sendable, CustomTestStringConvertible {
+        let label: String
+        let yaml: String
+        /// The error's line is the line holding this text.
+        let lineMarker: String
+        let field: String
+        let mentions: [String]
+        var testDescription: String { label }
+    }
+
+    static let broken: [Broken] = [
+        Broken(
+            label: "unknown top-level field",
+            yaml: """
+                xds:
+                  address: 127.0.0.1:18000
+                colour: blue
+                """,
+            lineMarker: "colour", field: "colour",
+            mentions: ["unknown field 'colour'", "known fields here", "middleware", "egress"]),
+        Broken(
+            label: "unknown middleware field",
+            yaml: """
+                middleware:
+                - name: auth
+                  source: auth.wasm
+                  prio: 3
+                """,
+            lineMarker: "prio", field: "middleware[0].prio",
+            mentions: ["unknown field 'prio'", "priority", "failurePolicy"]),
+        Broken(
+            label: "wrong type",
+            yaml: """
+                middleware:
+                - name: auth
+                  source: auth.wasm
+                - name: stats
+                  source: stats.wasm
+                  priority: "high"
+                """,
+            lineMarker: "priority", field: "middleware[1].priority",
+            mentions: ["whole number"]),
+        Broken(
+            label: "bad enum value",
+            yaml: """
+                middleware:
+                - name: auth
+                  source: auth.wasm
+                  failurePolicy: maybe
+                """,
+            lineMarker: "failurePolicy", field: "middleware[0].failurePolicy",
+            mentions: ["'maybe'", "closed", "open"]),
+        Broken(
+            label: "bad top-level delivery",
+            yaml: "delivery: carrier-pigeon\n",
+            lineMarker: "delivery", field: "delivery",
+            mentions: ["'carrier-pigeon'", "inline", "file", "remote"]),
+        Broken(
+            label: "duplicate middleware name",
+            yaml: """
+                middleware:
+                - name: auth
+                  source: auth.wasm
+                - name: stats
+                  source: stats.wasm
+                - name: auth  # again
+                  source: other.wasm
+                """,
+            lineMarker: "# again", field: "middleware[2].name",
+            mentions: ["duplicate middleware name 'auth'", "first defined on line 2"]),
+        Broken(
+            label: "bad host:port",
+            yaml: """
+                dataDir: ./data
+                xds:
+                  address: localhost
+                """,
+            lineMarker: "localhost", field: "xds.address",
+            mentions: ["host:port", "'localhost'"]),
+        Broken(
+            label: "a listen address that is not an IP literal",
+            yaml: """
+                admin:
+                  address: qpilot.internal:18001
+                """,
+            lineMarker: "qpilot.internal", field: "admin.address",
+            mentions: ["IP address", "'qpilot.internal'"]),
+        Broken(
+            label: "port out of range",
+            yaml: """
+                modules:
+                  publicAddress: qpilot:70000
+                """,
+            lineMarker: "70000", field: "modules.publicAddress",
+            mentions: ["host:port", "'qpilot:70000'"]),
+        Broken(
+            label: "missing source",
+            yaml: """
+                middleware:
+                - name: auth
+                  source: auth.wasm
+                - name: stats
+                  phase: stats
+                """,
+            lineMarker: "name: stats", field: "middleware[1]",
+            mentions: ["'stats'", "needs a source"]),
+        Broken(
+            label: "empty fleets list",
+            yaml: """
+                middleware:
+                - name: auth
+                  source: auth.wasm
+                  fleets: []
+                """,
+            lineMarker: "fleets", field: "middleware[0].fleets",
+            mentions: ["empty fleet list"]),
+        Broken(
+            label: "delivery file without modules.sharedDir",
+            yaml: """
+                dataDir: ./data
+                delivery: file
+                middleware:
+                - name: auth
+                  source: auth.wasm
+                """,
+            lineMarker: "delivery", field: "modules.sharedDir",
+            mentions: ["delivery 'file'", "modules.sharedDir"]),
+        Broken(
+            label: "a middleware's own delivery file without modules.sharedDir",
+            yaml: """
+                middleware:
+                - name: auth
+                  source: auth.wasm
+                  delivery: file
+                """,
+            lineMarker: "- name: auth", field: "modules.sharedDir",
+            mentions: ["delivery 'file'", "modules.sharedDir"]),
+        Broken(
+            label: "a middleware's own delivery file, when the default is inline",
+            yaml: """
+                delivery: inline
+                modules:
+                  address: 127.0.0.1:18002
+                middleware:
+                - name: auth
+                  source: auth.wasm
+                - name: stats
+                  source: stats.wasm
+                  delivery: file
+                """,
+            lineMarker: "- name: stats", field: "modules.sharedDir",
+            mentions: ["delivery 'file'", "modules.sharedDir"]),
+        Broken(
+            label: "a sha256 that is not 64 hex digits",
+            yaml: """
+                middleware:
+                - name: auth
+                  source: auth.wasm
+                  sha256: abc123
+                """,
+            lineMarker: "abc123", field: "middleware[0].sha256",
+            mentions: ["64 hex digits"]),
+        Broken(
+            label: "a limit that is not positive",
+            yaml: """
+                modules:
+                  maxModuleBytes: 0
+                """,
+            lineMarker: "maxModuleBytes", field: "modules.maxModuleBytes",
+            mentions: ["greater than 0"]),
+        Broken(
+            label: "bad middleware name",
+            yaml: """
+                middleware:
+                - name: "has spaces"
+                  source: auth.wasm
+                """,
+            lineMarker: "has spaces", field: "middleware[0].name",
+            mentions: ["'has spaces'", "letters, digits"]),
+        Broken(
+            label: "egress port out of range",
+            yaml: """
+                egress:
+                  port: 0
+                """,
+            lineMarker: "port", field: "egress.port",
+            mentions: ["between 1 and 65535"]),
+        Broken(
+            label: "a section that is not a mapping",
+            yaml: """
+                egress: 10000
+                """,
+            lineMarker: "egress", field: "egress",
+            mentions: ["expected a mapping"]),
+        Broken(
+            label: "middleware that is not a list",
+            yaml: """
+                middleware:
+                  name: auth
+                """,
+            lineMarker: "name: auth", field: "middleware",
+            mentions: ["expected a list"]),
+    ]
+
+    @Test("errors name the line, the field and what is wrong", arguments: broken)
+    func errors(broken: Broken) throws {
+        let error = try #require(throws: ConfigError.self) { try QpilotConfig.parse(broken.yaml) }
+        #expect(error.line == line(of: broken.lineMarker, in: broken.yaml))
+        #expect(error.field == broken.field)
+        for mention in broken.mentions {
+            #expect(error.message.contains(mention), "\(error.message)")
+        }
+        #expect(error.description.hasPrefix("line \(error.line ?? -1): \(broken.field): "))
+    }
+
+    @Test(
+        "invalid YAML is reported with the line where the parser stopped",
+        arguments: [
+            // The list opened on line 2 is still open when line 3 starts a new key.
+            ("xds:\n  address: [127.0.0.1:18000\nadmin:\n  address: x\n", 3, "did not find expected ',' or ']'"),
+            ("egress:\n  port: 1\n\tbad: tab\n", 3, "tab character"),
+            // The quote opened on line 3 runs to the end of the text, after its last newline.
+            ("middleware:\n- name: a\n  source: \"unterminated\n", 4, "end of stream"),
+        ])
+    func invalidYAML(yaml: String, expectedLine: Int, problem: String) throws {
+        let error = try #require(throws: ConfigError.self) { try QpilotConfig.parse(yaml) }
+        #expect(error.field == "")
+        #expect(error.line == expectedLine)
+        #expect(error.message.hasPrefix("not valid YAML: "))
+        #expect(error.message.contains(problem))
+        #expect(error.description.hasPrefix("line \(expectedLine): not valid YAML"))
+    }
+
+    @Test("duplicate keys in YAML are refused")
+    func duplicateKeys() throws {
+        let yaml = "dataDir: a\ndataDir: b\n"
+        let error = try #require(throws: ConfigError.self) { try QpilotConfig.parse(yaml) }
+        #expect(error.message.contains("dataDir"))
+    }
+
+    // MARK: config: as JSON
+
+    @Test("config: is turned into JSON: nested maps, lists, numbers, booleans, null and strings")
+    func configAsJSON() throws {
+        let yaml = #"""
+            middleware:
+            - name: auth
+              source: auth.wasm
+              config:
+                realm: corp
+                greeting: 'say "hi" \ bye'
+                limits: {rps: 10, burst: 2.5, negative: -3}
+                enabled: true
+                disabled: false
+                tags: [a, "b", 3]
+                nested:
+                  - key: v
+                    list: []
+                  - {}
+                note: |
+                  line one
+                  line two
+                nothing: null
+                tilde: ~
+                quotedNumber: "42"
+                quotedBool: "true"
+                unicode: "café ☕"
+                tab: "a\tb"
+            """#
+        let config = try QpilotConfig.parse(yaml)
+        let json = try #require(config.middleware.first?.config)
+        let expected = #"""
+            {"realm":"corp","greeting":"say \"hi\" \\ bye","limits":{"rps":10,"burst":2.5,"negative":-3},\#
+            "enabled":true,"disabled":false,"tags":["a","b",3],"nested":[{"key":"v","list":[]},{}],\#
+            "note":"line one\nline two\n","nothing":null,"tilde":null,"quotedNumber":"42","quotedBool":"true",\#
+            "unicode":"café ☕","tab":"a\tb"}
+            """#
+        #expect(json == expected)
+
+        // And it is JSON that a JSON parser reads back to the same values.
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        #expect(object["greeting"] as? String == #"say "hi" \ bye"#)
+        #expect(object["note"] as? String == "line one\nline two\n")
+        #expect((object["limits"] as? [String: Any])?["rps"] as? Int == 10)
+        #expect(object["nothing"] is NSNull)
+    }
+
+    @Test(
+        "a scalar config reaches the module as written; a list as JSON",
+        arguments: [
+            ("config: hello", "hello"),
+            ("config: 5", "5"),
+            ("config: \"quoted: text\"", "quoted: text"),
+            ("config: |\n    multi\n    line", "multi\nline\n"),
+            ("config: [1, two]", #"[1,"two"]"#),
+            ("config: null", "null"),
+        ])
+    func scalarConfig(line: String, expected: String) throws {
+        let config = try QpilotConfig.parse("middleware:\n- name: a\n  source: a.wasm\n  \(line)\n")
+        #expect(config.middleware.first?.config == expected)
+    }
+
+    @Test("localhost as a listen address means 127.0.0.1; publicAddress may be a name")
+    func localhost() throws {
+        let config = try QpilotConfig.parse("""
+            xds:
+              address: localhost:18000
+            modules:
+              publicAddress: qpilot.internal:18002
+            """)
+        #expect(config.xdsAddress == HostPort(host: "127.0.0.1", port: 18000))
+        #expect(config.modulesPublicAddress == HostPort(host: "qpilot.internal", port: 18002))
+    }
+
+    // MARK: host:port
+
+    @Test(
+        "host:port accepts names, IPv4 and bracketed IPv6",
+        arguments: [
+            ("127.0.0.1:18000", "127.0.0.1", 18000),
+            ("qpilot.internal:80", "qpilot.internal", 80),
+            ("[::1]:9901", "::1", 9901),
+        ])
+    func hostPort(text: String, host: String, port: Int) throws {
+        let parsed = try #require(HostPort(text))
+        #expect(parsed.host == host)
+        #expect(parsed.port == port)
+        #expect(parsed.description == text)
+    }
+
+    @Test("host:port refuses what is not one", arguments: ["localhost", ":80", "host:", "host:http", "host:65536", "[::1]80", "[::1]"])
+    func badHostPort(text: String) {
+        #expect(HostPort(text) == nil)
+    }
+}

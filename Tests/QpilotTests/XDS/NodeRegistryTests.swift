@@ -1,0 +1,165 @@
+import EnvoyAPI
+import Foundation
+import SwiftProtobuf
+import Testing
+import XDS
+
+@Suite("Node registry and status")
+struct NodeRegistryTests {
+    @Test("connect records the node as connected, with its fleet, Envoy version and protocol")
+    func connect() throws {
+        let registry = NodeRegistry()
+        let stream = registry.connect(nodeID: "envoy-1", fleet: "edge", envoyVersion: "envoy/1.40.0", flavour: "delta")
+        let status = try #require(registry.status(of: "envoy-1"))
+        #expect(status.nodeID == "envoy-1")
+        #expect(status.fleet == "edge")
+        #expect(status.envoyVersion == "envoy/1.40.0")
+        #expect(status.protocolFlavour == "delta")
+        #expect(status.connected)
+        #expect(status.acked.isEmpty && status.sent.isEmpty && status.nacks.isEmpty && status.lastNack == nil)
+        #expect(registry.status(of: "envoy-2") == nil)
+        let other = registry.connect(nodeID: "envoy-0", fleet: "edge", envoyVersion: "", flavour: "sotw")
+        #expect(other != stream, "every stream has its own id")
+        #expect(registry.all().map(\.nodeID) == ["envoy-0", "envoy-1"])
+    }
+
+    @Test("ACKs and NACKs are recorded per type")
+    func ackAndNack() throws {
+        let registry = NodeRegistry()
+        let stream = registry.connect(nodeID: "n", fleet: "f", envoyVersion: "", flavour: "sotw")
+        registry.record(.ack(.cluster, version: "c1"), nodeID: "n", stream: stream)
+        registry.record(.ack(.listener, version: "l1"), nodeID: "n", stream: stream)
+        registry.record(.nack(.extensionConfig, version: "e2", message: "bad wasm"), nodeID: "n", stream: stream)
+        registry.record(.nack(.extensionConfig, version: "e3", message: "still bad"), nodeID: "n", stream: stream)
+        registry.record(.staleNonce(.cluster, nonce: "7"), nodeID: "n", stream: stream)
+        registry.record(.unknownType("type.googleapis.com/x"), nodeID: "n", stream: stream)
+
+        let status = try #require(registry.status(of: "n"))
+        #expect(status.acked == ["CDS": "c1", "LDS": "l1"])
+        #expect(status.nacks == ["ECDS": 2])
+        let nack = try #require(status.lastNack)
+        #expect(nack.type == "ECDS")
+        #expect(nack.version == "e3")
+        #expect(nack.message == "still bad")
+    }
+
+    @Test("a later ACK of the same type clears the last NACK; an ACK of another type does not")
+    func ackClearsNack() throws {
+        let registry = NodeRegistry()
+        let stream = registry.connect(nodeID: "n", fleet: "f", envoyVersion: "", flavour: "sotw")
+        registry.record(.nack(.extensionConfig, version: "e2", message: "bad"), nodeID: "n", stream: stream)
+        registry.record(.ack(.cluster, version: "c1"), nodeID: "n", stream: stream)
+        #expect(registry.status(of: "n")?.lastNack?.version == "e2")
+        registry.record(.ack(.extensionConfig, version: "e3"), nodeID: "n", stream: stream)
+        #expect(registry.status(of: "n")?.lastNack == nil)
+        #expect(registry.status(of: "n")?.nacks == ["ECDS": 1], "the count stays")
+    }
+
+    @Test("responses sent are counted per type, with the last version")
+    func responsesCounted() throws {
+        let registry = NodeRegistry()
+        let stream = registry.connect(nodeID: "n", fleet: "f", envoyVersion: "", flavour: "sotw")
+        registry.recordSent(.cluster, version: "c1", nodeID: "n", stream: stream)
+        registry.recordSent(.cluster, version: "c2", nodeID: "n", stream: stream)
+        registry.recordSent(.route, version: "r1", nodeID: "n", stream: stream)
+        let status = try #require(registry.status(of: "n"))
+        #expect(status.responses == ["CDS": 2, "RDS": 1])
+        #expect(status.sent == ["CDS": "c2", "RDS": "r1"])
+    }
+
+    @Test("a reconnect replaces the entry; the old stream can no longer change it")
+    func oldStreamIsIgnored() throws {
+        let registry = NodeRegistry()
+        let old = registry.connect(nodeID: "n", fleet: "f", envoyVersion: "", flavour: "sotw")
+        registry.record(.ack(.cluster, version: "old"), nodeID: "n", stream: old)
+        let new = registry.connect(nodeID: "n", fleet: "f", envoyVersion: "", flavour: "delta")
+        #expect(registry.status(of: "n")?.acked == [:], "a new stream starts afresh")
+
+        registry.disconnect(nodeID: "n", stream: old)
+        registry.record(.ack(.cluster, version: "stale"), nodeID: "n", stream: old)
+        registry.recordSent(.cluster, version: "stale", nodeID: "n", stream: old)
+        let status = try #require(registry.status(of: "n"))
+        #expect(status.connected)
+        #expect(status.protocolFlavour == "delta")
+        #expect(status.acked.isEmpty)
+        #expect(status.sent.isEmpty)
+
+        registry.disconnect(nodeID: "n", stream: new)
+        #expect(registry.status(of: "n")?.connected == false, "kept, marked disconnected")
+        #expect(registry.all().count == 1)
+    }
+
+    @Test("syncState compares ACKed versions to the snapshot")
+    func syncState() throws {
+        let snapshot = try Fixtures.snapshot()
+        let changed = try Fixtures.snapshot(ecdsPayload: "v2")
+        let registry = NodeRegistry()
+        let stream = registry.connect(nodeID: "n", fleet: "f", envoyVersion: "", flavour: "sotw")
+        func state(_ against: Snapshot?) throws -> NodeStatus.SyncState {
+            try #require(registry.status(of: "n")).syncState(against: against)
+        }
+
+        #expect(try state(nil) == .pending, "no snapshot yet")
+        for type in [ResourceType.cluster, .extensionConfig] {
+            registry.recordSent(type, version: snapshot.version(of: type), nodeID: "n", stream: stream)
+        }
+        #expect(try state(snapshot) == .pending, "sent, not yet ACKed")
+        registry.record(.ack(.cluster, version: snapshot.version(of: .cluster)), nodeID: "n", stream: stream)
+        #expect(try state(snapshot) == .pending, "ECDS still un-ACKed")
+        registry.record(.ack(.extensionConfig, version: snapshot.version(of: .extensionConfig)), nodeID: "n", stream: stream)
+        #expect(try state(snapshot) == .inSync)
+        #expect(try state(changed) == .pending, "a newer snapshot is not yet held")
+
+        registry.record(.nack(.extensionConfig, version: changed.version(of: .extensionConfig), message: "no"), nodeID: "n", stream: stream)
+        #expect(try state(changed) == .nacked)
+        #expect(try state(snapshot) == .nacked, "a NACK wins until a later ACK")
+    }
+
+    @Test("status encodes as JSON with the documented sync-state names")
+    func codable() throws {
+        #expect(NodeStatus.SyncState.inSync.rawValue == "in-sync")
+        let registry = NodeRegistry()
+        let stream = registry.connect(nodeID: "n", fleet: "f", envoyVersion: "v", flavour: "sotw")
+        registry.record(.nack(.route, version: "r", message: "m"), nodeID: "n", stream: stream)
+        let status = try #require(registry.status(of: "n"))
+        let data = try JSONEncoder().encode(status)
+        #expect(try JSONDecoder().decode(NodeStatus.self, from: data) == status)
+    }
+}
+
+@Suite("Fleet selection")
+struct FleetSelectionTests {
+    static func node(cluster: String, fleet: String?) -> Envoy_Config_Core_V3_Node {
+        var node = Envoy_Config_Core_V3_Node()
+        node.id = "envoy-1"
+        node.cluster = cluster
+        if let fleet {
+            var metadata = Google_Protobuf_Struct()
+            metadata.fields["qpilot.fleet"] = Google_Protobuf_Value(stringValue: fleet)
+            metadata.fields["other"] = Google_Protobuf_Value(stringValue: "ignored")
+            node.metadata = metadata
+        }
+        return node
+    }
+
+    @Test(
+        "fleet(of:) is metadata[qpilot.fleet] when set, else node.cluster",
+        arguments: [
+            ("egress-cluster", nil, "egress-cluster"),
+            ("egress-cluster", "edge", "edge"),
+            ("egress-cluster", "", "egress-cluster"),
+            ("", "edge", "edge"),
+        ] as [(String, String?, String)])
+    func fleet(cluster: String, metadataFleet: String?, expected: String) {
+        #expect(AggregatedDiscoveryServer.fleet(of: Self.node(cluster: cluster, fleet: metadataFleet)) == expected)
+    }
+
+    @Test("a non-string qpilot.fleet is ignored")
+    func nonStringFleet() {
+        var node = Self.node(cluster: "c", fleet: nil)
+        var metadata = Google_Protobuf_Struct()
+        metadata.fields["qpilot.fleet"] = Google_Protobuf_Value(numberValue: 3)
+        node.metadata = metadata
+        #expect(AggregatedDiscoveryServer.fleet(of: node) == "c")
+    }
+}

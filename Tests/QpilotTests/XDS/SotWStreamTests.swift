@@ -1,0 +1,264 @@
+import EnvoyAPI
+import Foundation
+import SwiftProtobuf
+import Testing
+import XDS
+
+@Suite("SotW stream")
+struct SotWStreamTests {
+    @Test("a wildcard CDS request after a snapshot gets every cluster, with the CDS version and a nonce")
+    func wildcardClusters() throws {
+        let snapshot = try Fixtures.snapshot()
+        var stream = SotWStream()
+        #expect(stream.update(snapshot).isEmpty, "nothing was requested yet")
+
+        let (events, responses) = stream.receive(Fixtures.sotw(.cluster))
+        #expect(events.isEmpty)
+        let response = try #require(responses.only)
+        #expect(response.type == .cluster)
+        #expect(response.version == snapshot.version(of: .cluster))
+        #expect(!response.nonce.isEmpty)
+        #expect(response.resources.map(\.name) == ["alpha", "beta", "gamma", "svc"])
+
+        let wire = response.message
+        #expect(wire.typeURL == "type.googleapis.com/envoy.config.cluster.v3.Cluster")
+        #expect(wire.versionInfo == response.version)
+        #expect(wire.nonce == response.nonce)
+        let decoded = try wire.resources.map { try Envoy_Config_Cluster_V3_Cluster(unpackingAny: $0) }
+        #expect(decoded.map(\.name) == ["alpha", "beta", "gamma", "svc"])
+    }
+
+    @Test("a request before any snapshot gets nothing; the snapshot then answers it")
+    func requestBeforeSnapshot() throws {
+        var stream = SotWStream()
+        let (events, responses) = stream.receive(Fixtures.sotw(.listener))
+        #expect(events.isEmpty)
+        #expect(responses.isEmpty)
+
+        let snapshot = try Fixtures.snapshot()
+        let response = try #require(stream.update(snapshot).only)
+        #expect(response.type == .listener)
+        #expect(response.version == snapshot.version(of: .listener))
+        #expect(response.resources.map(\.name) == ["main", "side"])
+    }
+
+    @Test("an ACK is reported and sends nothing; the same snapshot again sends nothing")
+    func ack() throws {
+        let snapshot = try Fixtures.snapshot()
+        var stream = SotWStream()
+        _ = stream.update(snapshot)
+        let first = try #require(stream.receive(Fixtures.sotw(.cluster)).responses.only)
+
+        let (events, responses) = stream.receive(Fixtures.sotw(.cluster, version: first.version, nonce: first.nonce))
+        #expect(events == [.ack(.cluster, version: snapshot.version(of: .cluster))])
+        #expect(responses.isEmpty)
+        #expect(stream.update(snapshot).isEmpty)
+        // A snapshot rebuilt from equal input has equal versions, so it is not news either.
+        #expect(stream.update(try Fixtures.snapshot()).isEmpty)
+    }
+
+    @Test("a NACK is reported with Envoy's message and the same version is never resent")
+    func nackParks() throws {
+        let snapshot = try Fixtures.snapshot()
+        var stream = SotWStream()
+        _ = stream.update(snapshot)
+        let first = try #require(stream.receive(Fixtures.sotw(.cluster)).responses.only)
+
+        let message = "cluster 'alpha': bad connect_timeout"
+        let (events, responses) = stream.receive(
+            Fixtures.sotw(.cluster, version: "", nonce: first.nonce, error: message))
+        #expect(events == [.nack(.cluster, version: first.version, message: message)])
+        #expect(responses.isEmpty, "no resend right after the NACK")
+        #expect(stream.update(snapshot).isEmpty, "no resend when the same snapshot comes again")
+        #expect(stream.update(try Fixtures.snapshot()).isEmpty, "nor when an equal one is rebuilt")
+
+        let changed = try Fixtures.snapshot(clusterTimeout: 7)
+        let next = try #require(stream.update(changed).only)
+        #expect(next.type == .cluster)
+        #expect(next.version == changed.version(of: .cluster))
+        #expect(next.version != first.version)
+        #expect(next.nonce != first.nonce)
+    }
+
+    @Test("after a NACK, a request for names Envoy was never sent is still answered")
+    func parkedTypeAnswersNewNames() throws {
+        var stream = SotWStream()
+        _ = stream.update(try Fixtures.snapshot())
+        let first = try #require(stream.receive(Fixtures.sotw(.extensionConfig, names: ["ecds_a"])).responses.only)
+        _ = stream.receive(Fixtures.sotw(.extensionConfig, names: ["ecds_a"], nonce: first.nonce, error: "bad module"))
+
+        // A new listener names a second filter. Envoy sends the latest nonce again, without
+        // error_detail (it clears that once sent). ecds_b was never sent, so it cannot have been
+        // rejected; holding it back leaves the listener warming until the snapshot next changes.
+        let (_, responses) = stream.receive(
+            Fixtures.sotw(.extensionConfig, names: ["ecds_a", "ecds_b"], nonce: first.nonce))
+        let response = try #require(responses.only)
+        #expect(response.resources.map(\.name).contains("ecds_b"))
+    }
+
+    @Test("a NACK of one type does not park the others")
+    func nackIsPerType() throws {
+        var stream = SotWStream()
+        _ = stream.update(try Fixtures.snapshot())
+        let clusters = try #require(stream.receive(Fixtures.sotw(.cluster)).responses.only)
+        let listeners = try #require(stream.receive(Fixtures.sotw(.listener)).responses.only)
+        _ = stream.receive(Fixtures.sotw(.cluster, nonce: clusters.nonce, error: "no"))
+        _ = stream.receive(Fixtures.sotw(.listener, version: listeners.version, nonce: listeners.nonce))
+
+        // A listener-only change goes out although CDS is parked.
+        let changed = try Fixtures.snapshot(sideListener: "side2")
+        let response = try #require(stream.update(changed).only)
+        #expect(response.type == .listener)
+        #expect(response.resources.map(\.name) == ["main", "side2"])
+    }
+
+    @Test("a reply with an old nonce is stale: reported, ignored, and the newest nonce still counts")
+    func staleNonce() throws {
+        var stream = SotWStream()
+        _ = stream.update(try Fixtures.snapshot())
+        let first = try #require(stream.receive(Fixtures.sotw(.cluster)).responses.only)
+        _ = stream.receive(Fixtures.sotw(.cluster, version: first.version, nonce: first.nonce))
+        let changed = try Fixtures.snapshot(extraCluster: "delta")
+        let second = try #require(stream.update(changed).only)
+
+        let (events, responses) = stream.receive(Fixtures.sotw(.cluster, version: first.version, nonce: first.nonce))
+        #expect(events == [.staleNonce(.cluster, nonce: first.nonce)])
+        #expect(responses.isEmpty)
+
+        let (ackEvents, ackResponses) = stream.receive(
+            Fixtures.sotw(.cluster, version: second.version, nonce: second.nonce))
+        #expect(ackEvents == [.ack(.cluster, version: changed.version(of: .cluster))])
+        #expect(ackResponses.isEmpty)
+    }
+
+    @Test(
+        "RDS and ECDS send only the named resources; a missing name is simply absent",
+        arguments: [
+            (ResourceType.route, ["side_route"], ["side_route"]),
+            (ResourceType.route, ["main_route", "nope", "side_route"], ["main_route", "side_route"]),
+            (ResourceType.extensionConfig, ["ecds_b"], ["ecds_b"]),
+            (ResourceType.extensionConfig, ["missing"], []),
+        ])
+    func namedResources(type: ResourceType, names: [String], expected: [String]) throws {
+        let snapshot = try Fixtures.snapshot()
+        var stream = SotWStream()
+        _ = stream.update(snapshot)
+        let response = try #require(stream.receive(Fixtures.sotw(type, names: names)).responses.only)
+        #expect(response.type == type)
+        #expect(response.version == snapshot.version(of: type))
+        #expect(response.resources.map(\.name) == expected)
+    }
+
+    @Test("RDS and ECDS with no names are not wildcard")
+    func noNamesIsNotWildcard() throws {
+        var stream = SotWStream()
+        _ = stream.update(try Fixtures.snapshot())
+        let response = try #require(stream.receive(Fixtures.sotw(.route)).responses.only)
+        #expect(response.resources.isEmpty)
+        let explicitWildcard = try #require(stream.receive(Fixtures.sotw(.extensionConfig, names: ["*"])).responses.only)
+        #expect(explicitWildcard.resources.map(\.name) == ["ecds_a", "ecds_b"])
+    }
+
+    @Test("an ACK that changes the subscribed names gets the new names at the same version")
+    func subscriptionChange() throws {
+        let snapshot = try Fixtures.snapshot()
+        var stream = SotWStream()
+        _ = stream.update(snapshot)
+        let first = try #require(stream.receive(Fixtures.sotw(.route, names: ["main_route"])).responses.only)
+        let (events, responses) = stream.receive(
+            Fixtures.sotw(.route, names: ["main_route", "side_route"], version: first.version, nonce: first.nonce))
+        #expect(events == [.ack(.route, version: first.version)])
+        let second = try #require(responses.only)
+        #expect(second.version == first.version)
+        #expect(second.resources.map(\.name) == ["main_route", "side_route"])
+    }
+
+    @Test("a reconnecting Envoy that holds the current version gets no response and counts as an ACK")
+    func reconnectAtCurrentVersion() throws {
+        let snapshot = try Fixtures.snapshot()
+        var stream = SotWStream()
+        _ = stream.update(snapshot)
+
+        let (events, responses) = stream.receive(Fixtures.sotw(.cluster, version: snapshot.version(of: .cluster)))
+        #expect(responses.isEmpty)
+        #expect(events == [.ack(.cluster, version: snapshot.version(of: .cluster))])
+
+        // The stream is live: the next change goes out.
+        let changed = try Fixtures.snapshot(extraCluster: "delta")
+        let next = try #require(stream.update(changed).only)
+        #expect(next.resources.map(\.name).contains("delta"))
+    }
+
+    @Test("a reconnecting Envoy that holds an older version gets the current one")
+    func reconnectAtOldVersion() throws {
+        let snapshot = try Fixtures.snapshot()
+        var stream = SotWStream()
+        _ = stream.update(snapshot)
+        let (events, responses) = stream.receive(Fixtures.sotw(.cluster, version: "0123456789abcdef"))
+        #expect(events.isEmpty)
+        let response = try #require(responses.only)
+        #expect(response.version == snapshot.version(of: .cluster))
+    }
+
+    @Test("a reconnect before the snapshot arrives sends nothing once it matches")
+    func reconnectBeforeSnapshot() throws {
+        let snapshot = try Fixtures.snapshot()
+        var stream = SotWStream()
+        _ = stream.receive(Fixtures.sotw(.cluster, version: snapshot.version(of: .cluster)))
+        #expect(stream.update(snapshot).isEmpty)
+    }
+
+    @Test("a new snapshot while a response is un-ACKed is held until the ACK, then sent")
+    func heldUntilAck() throws {
+        var stream = SotWStream()
+        _ = stream.update(try Fixtures.snapshot())
+        let first = try #require(stream.receive(Fixtures.sotw(.cluster)).responses.only)
+
+        let changed = try Fixtures.snapshot(extraCluster: "delta")
+        #expect(stream.update(changed).isEmpty, "one response per type in flight")
+
+        let (events, responses) = stream.receive(Fixtures.sotw(.cluster, version: first.version, nonce: first.nonce))
+        #expect(events == [.ack(.cluster, version: first.version)])
+        let held = try #require(responses.only)
+        #expect(held.version == changed.version(of: .cluster))
+        #expect(held.resources.map(\.name) == ["alpha", "beta", "delta", "gamma", "svc"])
+        #expect(held.nonce != first.nonce)
+    }
+
+    @Test("update() answers every type in make-before-break order, whatever the request order")
+    func makeBeforeBreak() throws {
+        var stream = SotWStream()
+        _ = stream.receive(Fixtures.sotw(.extensionConfig, names: ["ecds_a", "ecds_b"]))
+        _ = stream.receive(Fixtures.sotw(.route, names: ["main_route", "side_route"]))
+        _ = stream.receive(Fixtures.sotw(.listener))
+        _ = stream.receive(Fixtures.sotw(.endpoint, names: ["svc"]))
+        _ = stream.receive(Fixtures.sotw(.cluster))
+
+        let responses = stream.update(try Fixtures.snapshot())
+        #expect(responses.map(\.type) == [.cluster, .endpoint, .listener, .route, .extensionConfig])
+        #expect(Set(responses.map(\.nonce)).count == 5, "every response has its own nonce")
+    }
+
+    @Test("only the types whose version changed are resent")
+    func onlyChangedTypes() throws {
+        var stream = SotWStream()
+        _ = stream.receive(Fixtures.sotw(.cluster))
+        _ = stream.receive(Fixtures.sotw(.extensionConfig, names: ["ecds_a"]))
+        for response in stream.update(try Fixtures.snapshot()) {
+            _ = stream.receive(Fixtures.sotw(response.type, names: response.type == .cluster ? [] : ["ecds_a"],
+                                             version: response.version, nonce: response.nonce))
+        }
+        let changed = try Fixtures.snapshot(ecdsPayload: "v2")
+        let responses = stream.update(changed)
+        #expect(responses.map(\.type) == [.extensionConfig])
+    }
+
+    @Test("an unknown type URL is reported and answered with nothing")
+    func unknownType() {
+        var stream = SotWStream()
+        let url = "type.googleapis.com/envoy.config.core.v3.Secret"
+        let (events, responses) = stream.receive(Fixtures.sotw(.cluster, typeURL: url))
+        #expect(events == [.unknownType(url)])
+        #expect(responses.isEmpty)
+    }
+}
