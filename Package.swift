@@ -124,6 +124,11 @@ let package = Package(
             dependencies: [
                 "XDS", "Translator", "Modules", "QpilotServer", "EnvoyAPI",
                 .product(name: "WAT", package: "WasmKit"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             resources: [.copy("Golden")],
             swiftSettings: strict

@@ -15,38 +15,27 @@ enum FunctionBodies {
         let detail: String
     }
 
-    /// Below this many bytes of code, starting threads costs more than it saves.
+    /// Below this many bytes, starting threads costs more than it saves.
     static let parallelThreshold = 256 * 1024
 
-    /// Decodes all of `codes`, running `sideWork` on another core meanwhile. Returns the failures
-    /// in body order, and what `sideWork` returned.
-    static func decode<Side: Sendable>(
-        _ codes: [Code], alongside sideWork: @Sendable () -> Side
-    ) -> (failures: [Failure], side: Side) {
+    /// Decodes all of `codes`; returns the failures in body order.
+    static func decode(_ codes: [Code]) -> [Failure] {
         let byteCount = codes.reduce(0) { $0 + $1.expression.count }
         guard byteCount >= parallelThreshold else {
-            let failures = codes.indices.compactMap { position in
+            return codes.indices.compactMap { position in
                 problem(in: codes[position]).map { Failure(position: position, detail: $0) }
             }
-            return (failures, sideWork())
         }
         let chunks = chunk(codes, byteCount: byteCount)
         let failures = Mutex<[Failure]>([])
-        let side = Mutex<Side?>(nil)
-        // Item 0 is the side work, so that the longest single task starts first.
-        DispatchQueue.concurrentPerform(iterations: chunks.count + 1) { item in
-            guard item > 0 else {
-                let result = sideWork()
-                side.withLock { $0 = result }
-                return
-            }
+        DispatchQueue.concurrentPerform(iterations: chunks.count) { item in
             var found: [Failure] = []
-            for position in chunks[item - 1] {
+            for position in chunks[item] {
                 if let detail = problem(in: codes[position]) { found.append(Failure(position: position, detail: detail)) }
             }
             if !found.isEmpty { failures.withLock { $0 += found } }
         }
-        return (failures.withLock { $0 }.sorted { $0.position < $1.position }, side.withLock { $0! })
+        return failures.withLock { $0 }.sorted { $0.position < $1.position }
     }
 
     /// Ranges of consecutive bodies of about equal byte size, a few per core so that a core that
@@ -70,33 +59,37 @@ enum FunctionBodies {
     }
 
     /// Why one body cannot be decoded, or nil when every instruction decodes and its blocks nest.
+    ///
+    /// Block nesting is tracked from each instruction's first byte, read from the module at the
+    /// offset where WasmParser starts the instruction: `block`, `loop`, `if` and `try_table` open
+    /// a block and `end` closes one. Those opcodes are single bytes, so this is exact, and several
+    /// times cheaper than an instruction visitor.
     static func problem(in code: Code) -> String? {
         var parser = ExpressionParser(code: code)
-        var blocks = BlockDepth()
+        let body = code.expression
+        // WasmParser's offsets index the module's bytes, which `body` slices. Should that ever
+        // change, nesting is not tracked rather than tracked wrongly.
+        let tracksBlocks = parser.offset == body.startIndex
+        var depth = 1
         do {
-            while let instruction = try parser.parse() {
-                guard blocks.depth > 0 else {
-                    return "instructions continue after the body's final `end`, at offset \(SectionFraming.hex(parser.offset))"
+            while depth > 0 {
+                let start = parser.offset
+                guard try parser.parse() != nil else { break }
+                guard tracksBlocks else { continue }
+                switch body[start] {
+                case 0x02, 0x03, 0x04, 0x1f: depth += 1
+                case 0x0b: depth -= 1
+                default: break
                 }
-                instruction(visitor: &blocks)
+            }
+            let end = parser.offset
+            if depth == 0, try parser.parse() != nil {
+                return "instructions continue after the body's final `end`, at offset \(SectionFraming.hex(end))"
             }
         } catch {
             return "\(error)"
         }
-        return blocks.depth == 0 ? nil : "the body ends with \(blocks.depth) block(s) still open"
+        guard tracksBlocks, depth > 0 else { return nil }
+        return "the body ends with \(depth) block(s) still open"
     }
-}
-
-/// Counts open blocks: the body itself, plus every `block`, `loop`, `if` and `try_table` not yet
-/// closed by its `end`.
-private struct BlockDepth: InstructionVisitor {
-    typealias VisitorError = Never
-    var binaryOffset = 0
-    var depth = 1
-
-    mutating func visitBlock(blockType: BlockType) { depth += 1 }
-    mutating func visitLoop(blockType: BlockType) { depth += 1 }
-    mutating func visitIf(blockType: BlockType) { depth += 1 }
-    mutating func visitTryTable(blockType: BlockType, tryCatch: TryCatch) { depth += 1 }
-    mutating func visitEnd() { depth -= 1 }
 }

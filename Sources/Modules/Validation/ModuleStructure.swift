@@ -3,7 +3,7 @@ import WasmTypes
 
 /// The parts of a module that validation reads, decoded by WasmParser. Function bodies are only
 /// located here; `FunctionBodies` decodes them.
-struct ModuleStructure {
+struct ModuleStructure: Sendable {
     /// Function types by type index; nil for a non-function type (GC struct or array).
     var types: [FunctionType?] = []
     var imports: [Import] = []

@@ -3,7 +3,7 @@ import WasmParser
 /// The Proxy-Wasm rules Envoy applies when it loads a module: one ABI version marker, an
 /// allocator, imports it provides, callbacks with the signatures it calls. Every problem is kept,
 /// so the author sees them all at once.
-struct ProxyWasmConformance {
+struct ProxyWasmConformance: Sendable {
     let structure: ModuleStructure
     var problems: [ModuleProblem] = []
     var warnings: [String] = []

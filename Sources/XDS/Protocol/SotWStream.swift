@@ -64,12 +64,17 @@ public struct SotWStream: Sendable {
             guard request.responseNonce == state.sentNonce else {
                 return ([.staleNonce(type, nonce: request.responseNonce)], [])
             }
-            state.awaitingReply = false
-            if request.hasErrorDetail {
+            if !state.awaitingReply {
+                // This response was already ACKed or NACKed. Envoy repeats the nonce when it changes
+                // its subscription; that says nothing new about the version, and must not turn a
+                // NACK into an ACK of the older version it still holds.
+            } else if request.hasErrorDetail {
                 let version = state.sentVersion ?? ""
+                state.awaitingReply = false
                 state.parkedVersion = version
                 events.append(.nack(type, version: version, message: request.errorDetail.message))
             } else {
+                state.awaitingReply = false
                 events.append(.ack(type, version: request.versionInfo))
             }
         } else if !state.requested, !request.versionInfo.isEmpty {

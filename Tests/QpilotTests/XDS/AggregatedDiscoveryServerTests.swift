@@ -136,8 +136,8 @@ struct AggregatedDiscoveryServerTests {
         let response = try #require(await harness.next())
         #expect(response.typeURL == ResourceType.listener.typeURL, "the CDS version Envoy holds is not resent")
 
-        // SotWStream reports the reconnect as an ACK only when it has a snapshot at the first
-        // request; the server's first snapshot always arrives after it.
+        // The server's first snapshot arrives after the first request; the reconnect still
+        // counts as an ACK of the version Envoy holds.
         #expect(nodes.status(of: "envoy-2")?.acked["CDS"] == snapshot.version(of: .cluster))
         harness.requests.finish()
         try await harness.server.value

@@ -90,10 +90,12 @@ struct SotWStreamTests {
         // A new listener names a second filter. Envoy sends the latest nonce again, without
         // error_detail (it clears that once sent). ecds_b was never sent, so it cannot have been
         // rejected; holding it back leaves the listener warming until the snapshot next changes.
-        let (_, responses) = stream.receive(
+        let (events, responses) = stream.receive(
             Fixtures.sotw(.extensionConfig, names: ["ecds_a", "ecds_b"], nonce: first.nonce))
         let response = try #require(responses.only)
         #expect(response.resources.map(\.name).contains("ecds_b"))
+        // The repeated nonce is a subscription change, not an ACK: the NACK still stands.
+        #expect(events.isEmpty, "\(events)")
     }
 
     @Test("a NACK of one type does not park the others")
@@ -204,8 +206,15 @@ struct SotWStreamTests {
     func reconnectBeforeSnapshot() throws {
         let snapshot = try Fixtures.snapshot()
         var stream = SotWStream()
-        _ = stream.receive(Fixtures.sotw(.cluster, version: snapshot.version(of: .cluster)))
+        let (events, _) = stream.receive(Fixtures.sotw(.cluster, version: snapshot.version(of: .cluster)))
+        #expect(events.isEmpty, "nothing is known before the snapshot")
         #expect(stream.update(snapshot).isEmpty)
+        #expect(stream.drainEvents() == [.ack(.cluster, version: snapshot.version(of: .cluster))])
+        #expect(stream.drainEvents().isEmpty, "drained once")
+
+        let changed = try Fixtures.snapshot(extraCluster: "delta")
+        let next = try #require(stream.update(changed).only, "the stream is live after the reconnect")
+        #expect(next.version == changed.version(of: .cluster))
     }
 
     @Test("a new snapshot while a response is un-ACKed is held until the ACK, then sent")
