@@ -118,6 +118,13 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The figures in docs/benchmarks.md; run in release mode.
+        .executableTarget(
+            name: "qpilot-bench",
+            dependencies: ["Modules", "Translator", "XDS", "QpilotServer"],
+            path: "Benchmarks/QpilotBench",
+            swiftSettings: strict
+        ),
         // Unit tests: no sockets, no Envoy.
         .testTarget(
             name: "QpilotTests",
