@@ -35,6 +35,53 @@ extension Integration {
             }
         }
 
+        @Test("pullPolicy Always rolls out a new digest of a tag; a registry outage keeps the last good module serving")
+        func pullPolicyAlways() async throws {
+            let registry = try await Registry(auth: .anonymous)
+            defer { registry.stop() }
+            let first = try OCITests.module(variant: "one")
+            try OCITests.push(registry, kind: .cncf, repository: "qpilot/moving", tag: "stable", module: first)
+            let middleware = """
+                  - name: moving
+                    source: oci://\(registry.host)/qpilot/moving:stable
+                    pullPolicy: Always
+                    config: moving
+                """
+            try await withHarness(middleware: middleware, modulesExtra: "refreshSeconds: 1") { qpilot in
+                try await qpilot.startEnvoy()
+                #expect(try qpilot.echoedHeaders(qpilot.proxied(), "x-qpilot-config") == ["moving"])
+                let firstSHA = try LoadedModule(bytes: first, origin: "test").sha256
+                #expect(qpilot.runtime.reconciler.store.all().contains(firstSHA))
+
+                // The tag moves: qpilot notices on its own and Envoy ACKs the new module.
+                let second = try OCITests.module(variant: "two")
+                let secondSHA = try LoadedModule(bytes: second, origin: "test").sha256
+                let before = qpilot.runtime.cache.snapshot(for: "default")?.version(of: .extensionConfig)
+                try OCITests.push(registry, kind: .cncf, repository: "qpilot/moving", tag: "stable", module: second)
+                try await eventually("the new digest to roll out", timeout: .seconds(30)) {
+                    qpilot.runtime.cache.snapshot(for: "default")?.version(of: .extensionConfig) != before
+                        && qpilot.isInSync("envoy-1")
+                }
+                #expect(qpilot.runtime.reconciler.store.all().contains(secondSHA))
+                let rolledOut = qpilot.runtime.cache.snapshot(for: "default")?.version
+
+                // An outage: reconciles fail quietly and the last good module keeps serving.
+                registry.stopServer()
+                let generation = qpilot.generation
+                try await qpilot.waitForGeneration(after: generation + 1)
+                #expect(qpilot.runtime.reconciler.currentStatus.lastError == nil)
+                #expect(qpilot.runtime.cache.snapshot(for: "default")?.version == rolledOut)
+                #expect(try qpilot.echoedHeaders(qpilot.proxied(), "x-qpilot-config") == ["moving"])
+
+                // The registry recovers with a newer module: it is picked up.
+                try await registry.startServer()
+                try OCITests.push(registry, kind: .cncf, repository: "qpilot/moving", tag: "stable", module: OCITests.module(variant: "three"))
+                try await eventually("the recovered registry's module to roll out", timeout: .seconds(30)) {
+                    qpilot.runtime.cache.snapshot(for: "default")?.version != rolledOut && qpilot.isInSync("envoy-1")
+                }
+            }
+        }
+
         @Test("A sha256 in qpilot.yaml that does not match the pulled module is refused before any config is pushed")
         func sha256Mismatch() async throws {
             let registry = try await Registry(auth: .anonymous)

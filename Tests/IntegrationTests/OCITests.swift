@@ -8,9 +8,18 @@ extension Integration {
     struct OCITests {
         static var module: Data { get throws { try Data(contentsOf: Paths.wasm("add-header")) } }
 
-        static func push(_ registry: Registry, kind: OCILayout.Kind, repository: String, tag: String, index: Bool = false) throws {
+        /// The test module with a custom section naming `variant`: same behaviour, another sha256.
+        static func module(variant: String) throws -> Data {
+            let name = Array("qpilot.variant".utf8)
+            let body = [UInt8(name.count)] + name + Array(variant.utf8)
+            return try module + Data([0x00, UInt8(body.count)] + body)
+        }
+
+        static func push(
+            _ registry: Registry, kind: OCILayout.Kind, repository: String, tag: String, index: Bool = false, module: Data? = nil
+        ) throws {
             let layout = registry.directory.appendingPathComponent("layout-\(UUID().uuidString)")
-            try OCILayout.write(module: module, kind: kind, tag: tag, to: layout, index: index)
+            try OCILayout.write(module: module ?? Self.module, kind: kind, tag: tag, to: layout, index: index)
             try registry.push(layout: layout, tag: tag, repository: repository, all: index)
         }
 

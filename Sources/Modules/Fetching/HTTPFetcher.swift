@@ -19,11 +19,15 @@ struct HTTPFetcher: Sendable {
 
     /// Never deallocated, so never needs an explicit shutdown. Redirects are followed by hand so
     /// that each hop is checked.
-    static let client = HTTPClient(
-        eventLoopGroup: HTTPClient.defaultEventLoopGroup,
-        configuration: HTTPClient.Configuration(
+    static let client: HTTPClient = {
+        var configuration = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
-            timeout: .init(connect: .seconds(10), read: .seconds(60))))
+            timeout: .init(connect: .seconds(10), read: .seconds(60)))
+        // AHC would retry a refused connection until the request's deadline; our own retry loop
+        // (with its backoff and its message) does that job, so a registry outage fails fast.
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
 
     let limits: FetchLimits
 

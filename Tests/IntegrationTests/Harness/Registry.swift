@@ -67,13 +67,28 @@ final class Registry: @unchecked Sendable {
             """
         let configURL = directory.appendingPathComponent("config.yml")
         try config.write(to: configURL, atomically: true, encoding: .utf8)
-        let registry = try ChildProcess("/usr/bin/docker-registry", ["serve", configURL.path], log: directory.appendingPathComponent("registry.log"))
-        children.append(registry)
+        try await startServer()
+    }
+
+    private var server: ChildProcess?
+
+    /// Starts (or restarts) the registry process on the same port and storage.
+    func startServer() async throws {
+        let configURL = directory.appendingPathComponent("config.yml")
+        let registry = try ChildProcess(
+            "/usr/bin/docker-registry", ["serve", configURL.path], log: directory.appendingPathComponent("registry-\(UUID().uuidString).log"))
+        server = registry
         let port = self.port
         try await eventually("the registry on \(port)") {
             guard registry.process.isRunning else { throw HarnessError.failed("registry exited: \(registry.log)") }
             return ((try? curl(["http://127.0.0.1:\(port)/v2/"], timeout: 2))?.status ?? 0) > 0
         }
+    }
+
+    /// Stops the registry process, as an outage would.
+    func stopServer() {
+        server?.stop(grace: 0)
+        server = nil
     }
 
     var host: String { "127.0.0.1:\(port)" }
@@ -95,7 +110,10 @@ final class Registry: @unchecked Sendable {
         return url
     }
 
-    func stop() { for child in children.reversed() { child.stop(grace: 0) } }
+    func stop() {
+        stopServer()
+        for child in children.reversed() { child.stop(grace: 0) }
+    }
 }
 
 /// Runs a command to completion and returns its standard output; throws with its stderr on failure.
