@@ -74,12 +74,15 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The admin API's Codable types, shared by server and qctl.
+        .target(name: "QpilotAPI", swiftSettings: strict),
         // HTTP routes: module download, health.
         .target(
             name: "AdminServer",
             dependencies: [
-                "Modules",
+                "Modules", "QpilotAPI",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -90,7 +93,7 @@ let package = Package(
         .target(
             name: "QpilotServer",
             dependencies: [
-                "EnvoyAPI", "XDS", "Translator", "Modules", "AdminServer",
+                "EnvoyAPI", "XDS", "Translator", "Modules", "AdminServer", "QpilotAPI",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
@@ -113,7 +116,10 @@ let package = Package(
         .executableTarget(
             name: "qctl",
             dependencies: [
-                "Modules",
+                "Modules", "QpilotAPI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

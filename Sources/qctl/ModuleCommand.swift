@@ -48,7 +48,8 @@ struct SourceOptions: ParsableArguments {
         defer { bar.finish() }
         var progress: (@Sendable (Int, Int?) -> Void)?
         if bar.isEnabled { progress = { received, total in bar.update(received, of: total) } }
-        return try await fetcher.fetch(parsed, expectedSHA256: sha256, progress: progress)
+        let expected = sha256.map { $0.lowercased().hasPrefix("sha256:") ? String($0.dropFirst(7)) : $0 }
+        return try await fetcher.fetch(parsed, expectedSHA256: expected, progress: progress)
     }
 }
 

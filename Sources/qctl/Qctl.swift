@@ -7,13 +7,13 @@ struct Qctl: AsyncParsableCommand {
 
     static let configuration = CommandConfiguration(
         commandName: "qctl",
-        abstract: "Operate qpilot: check modules before they ship.",
+        abstract: "Operate qpilot: see which Envoys took a change, and check modules before they ship.",
         discussion: """
-            Exit codes: 0 success; 1 the module is invalid or could not be fetched; 64 bad usage.
+            Exit codes: 0 success; 1 failure (an invalid module, a node not in sync, qpilot unreachable); 64 bad usage.
             Shell completion: qctl --generate-completion-script bash|zsh|fish.
             """,
         version: version,
-        subcommands: [ModuleCommand.self, VersionCommand.self])
+        subcommands: [StatusCommand.self, ModuleCommand.self, VersionCommand.self])
 }
 
 struct VersionCommand: ParsableCommand {

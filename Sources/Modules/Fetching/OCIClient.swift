@@ -105,8 +105,10 @@ struct OCIClient: Sendable {
         init(client: OCIClient, reference: OCIReference) {
             self.client = client
             self.reference = reference
-            let host = reference.registry.split(separator: ":").first.map(String.init) ?? reference.registry
-            let loopback = host == "localhost" || host.hasPrefix("127.") || host == "[::1]"
+            let host = reference.registry.hasPrefix("[")
+                ? String(reference.registry.prefix { $0 != "]" }.dropFirst())
+                : reference.registry.split(separator: ":").first.map(String.init) ?? reference.registry
+            let loopback = host == "localhost" || host.hasPrefix("127.") || host == "::1"
             base = URL(string: "\(loopback ? "http" : "https")://\(reference.registry)/v2/\(reference.repository)/")!
             if let login = client.credentials.login(for: reference.registry) {
                 authorization = "Basic " + Data("\(login.username):\(login.password)".utf8).base64EncodedString()

@@ -38,6 +38,8 @@ public struct QpilotConfig: Sendable, Equatable {
     public var xdsAddress = HostPort(host: "127.0.0.1", port: 18000)
     public var adminAddress = HostPort(host: "127.0.0.1", port: 18001)
     public var modulesAddress = HostPort(host: "127.0.0.1", port: 18002)
+    /// `TOKEN ROLE` lines for the admin API; created with one admin token when absent.
+    public var adminTokensFile: String?
     /// Where Envoy reaches the module endpoint, when not at `modulesAddress`.
     public var modulesPublicAddress: HostPort?
     /// The directory shared with Envoy for `delivery: file`.
@@ -86,6 +88,7 @@ public struct QpilotConfig: Sendable, Equatable {
         if let admin = top["admin"] {
             let fields = try admin.mapping(allowed: ["address", "tokensFile"])
             if let address = fields["address"] { config.adminAddress = try address.listenAddress() }
+            if let file = fields["tokensFile"] { config.adminTokensFile = try nonEmpty(file) }
         }
         if let modules = top["modules"] {
             let fields = try modules.mapping(allowed: [

@@ -1,6 +1,7 @@
 import AdminServer
 import Foundation
 import Logging
+import QpilotAPI
 import ServiceLifecycle
 import UnixSignals
 import XDS
@@ -31,23 +32,59 @@ public struct QpilotRuntime: Sendable {
             discovery: AggregatedDiscoveryServer(watcher: cache, nodes: nodes, logger: logger))
     }
 
+    /// The admin API's tokens file: `admin.tokensFile`, else `<dataDir>/admin-tokens`.
+    public var tokensFile: URL {
+        Reconciler.resolve(config.adminTokensFile ?? "\(config.dataDir)/admin-tokens", against: reconciler.configURL)
+    }
+
     /// The services, to run in one ServiceGroup.
-    public func services() -> [any Service] {
+    public func services() throws -> [any Service] {
         let reconciler = self.reconciler
         let modules = ModuleEndpoint.application(
             host: config.modulesAddress.host, port: config.modulesAddress.port, store: reconciler.store,
             ready: { reconciler.currentStatus.published }, logger: logger)
-        return [xds, modules, ConfigWatchService(reconciler: reconciler, refresh: .seconds(config.modulesRefreshSeconds))]
+        let (tokens, created) = try Tokens.loadOrCreate(at: tokensFile)
+        if created {
+            logger.notice("created an admin token; qctl reads it with --token-file", metadata: ["file": "\(tokensFile.path)"])
+        }
+        let nodes = self.nodes
+        let cache = self.cache
+        let admin = AdminAPI.application(
+            host: config.adminAddress.host, port: config.adminAddress.port, tokens: tokens,
+            state: AdminState(
+                nodes: { nodes.all().map { Self.view($0, cache.snapshot(for: $0.fleet)) } },
+                config: {
+                    let status = reconciler.currentStatus
+                    return ConfigStatusView(
+                        generation: status.generation, published: status.published, middleware: status.middleware,
+                        lastError: status.lastError)
+                }),
+            logger: logger)
+        return [xds, modules, admin, ConfigWatchService(reconciler: reconciler, refresh: .seconds(config.modulesRefreshSeconds))]
+    }
+
+    static func view(_ status: NodeStatus, _ snapshot: Snapshot?) -> NodeView {
+        var desired: [String: String] = [:]
+        if let snapshot {
+            for type in ResourceType.allCases where !snapshot.resources(of: type).isEmpty {
+                desired[type.description] = snapshot.version(of: type)
+            }
+        }
+        return NodeView(
+            nodeID: status.nodeID, fleet: status.fleet, envoyVersion: status.envoyVersion,
+            protocolFlavour: status.protocolFlavour, connected: status.connected, connectedSince: status.connectedSince,
+            state: status.syncState(against: snapshot).rawValue, acked: status.acked, desired: desired,
+            lastNack: status.lastNack.map { .init(type: $0.type, version: $0.version, message: $0.message, at: $0.at) })
     }
 
     /// Runs until SIGTERM or SIGINT.
     public func run() async throws {
         let group = ServiceGroup(
-            services: services(), gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            services: try services(), gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         logger.info(
             "qpilot serving",
             metadata: [
-                "xds": "\(config.xdsAddress)", "modules": "\(config.modulesAddress)",
+                "xds": "\(config.xdsAddress)", "modules": "\(config.modulesAddress)", "admin": "\(config.adminAddress)",
                 "egress": "\(config.egressAddress):\(config.egressPort)",
             ])
         try await group.run()

@@ -93,7 +93,8 @@ public actor Reconciler {
     static let generationsKept = 5
 
     func collectGarbage(keeping current: Set<String>) {
-        recentModules.append(current)
+        // A reload that changes no module (a SIGHUP, a refresh) is not a new generation here.
+        if recentModules.last != current { recentModules.append(current) }
         if recentModules.count > Self.generationsKept { recentModules.removeFirst() }
         let removed = store.collectGarbage(keeping: recentModules.reduce(into: Set<String>()) { $0.formUnion($1) })
         if !removed.isEmpty {
@@ -175,6 +176,14 @@ public actor Reconciler {
         if config.modulesPublicAddress != settings.modulesPublicAddress { changed.append("modules.publicAddress") }
         if config.modulesSharedDir != settings.modulesSharedDir { changed.append("modules.sharedDir") }
         if config.dataDir != settings.dataDir { changed.append("dataDir") }
+        if config.adminTokensFile != settings.adminTokensFile { changed.append("admin.tokensFile") }
+        if config.modulesCredentialsFile != settings.modulesCredentialsFile { changed.append("modules.credentialsFile") }
+        if config.modulesMaxModuleBytes != settings.modulesMaxModuleBytes { changed.append("modules.maxModuleBytes") }
+        if config.modulesMaxDecompressedBytes != settings.modulesMaxDecompressedBytes {
+            changed.append("modules.maxDecompressedBytes")
+        }
+        if config.modulesFetchTimeoutSeconds != settings.modulesFetchTimeoutSeconds { changed.append("modules.fetchTimeoutSeconds") }
+        if config.modulesRefreshSeconds != settings.modulesRefreshSeconds { changed.append("modules.refreshSeconds") }
         if !changed.isEmpty {
             logger.warning(
                 "these settings change only when qpilot restarts; the running values stay until then",

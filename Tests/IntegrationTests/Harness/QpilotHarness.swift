@@ -11,6 +11,7 @@ final class QpilotHarness: @unchecked Sendable {
     let directory: URL
     let configURL: URL
     let xdsPort: Int
+    let adminPort: Int
     let modulesPort: Int
     let egressPort: Int
     let upstream: EchoUpstream
@@ -28,15 +29,18 @@ final class QpilotHarness: @unchecked Sendable {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         configURL = directory.appendingPathComponent("qpilot.yaml")
         xdsPort = try freePort()
+        adminPort = try freePort()
         modulesPort = try freePort()
         egressPort = try freePort()
         upstream = try await EchoUpstream(directory: directory)
-        try Self.config(xds: xdsPort, modules: modulesPort, egress: egressPort, extra: extra, middleware: middleware, modulesExtra: modulesExtra)
+        try Self.config(
+            xds: xdsPort, admin: adminPort, modules: modulesPort, egress: egressPort, extra: extra, middleware: middleware,
+            modulesExtra: modulesExtra)
             .write(to: configURL, atomically: true, encoding: .utf8)
         var logger = Logger(label: "qpilot-it")
         logger.logLevel = .warning
         runtime = try await QpilotRuntime(configPath: configURL.path, logger: logger)
-        group = ServiceGroup(services: runtime.services(), gracefulShutdownSignals: [], logger: logger)
+        group = ServiceGroup(services: try runtime.services(), gracefulShutdownSignals: [], logger: logger)
         let group = self.group
         task = Task { try await group.run() }
         let modulesPort = self.modulesPort
@@ -45,9 +49,12 @@ final class QpilotHarness: @unchecked Sendable {
         }
     }
 
-    static func config(xds: Int, modules: Int, egress: Int, extra: String, middleware: String, modulesExtra: String = "") -> String {
+    static func config(
+        xds: Int, admin: Int, modules: Int, egress: Int, extra: String, middleware: String, modulesExtra: String = ""
+    ) -> String {
         """
         xds: { address: 127.0.0.1:\(xds) }
+        admin: { address: 127.0.0.1:\(admin) }
         modules: { address: 127.0.0.1:\(modules), sharedDir: ./shared\(modulesExtra.isEmpty ? "" : ", " + modulesExtra) }
         dataDir: ./data
         egress: { address: 127.0.0.1, port: \(egress) }
@@ -62,7 +69,8 @@ final class QpilotHarness: @unchecked Sendable {
     /// Rewrites qpilot.yaml's middleware section; the running qpilot notices by itself.
     func rewrite(middleware: String, extra: String = "") throws {
         let text = Self.config(
-            xds: xdsPort, modules: modulesPort, egress: egressPort, extra: extra, middleware: middleware, modulesExtra: modulesExtra)
+            xds: xdsPort, admin: adminPort, modules: modulesPort, egress: egressPort, extra: extra, middleware: middleware,
+            modulesExtra: modulesExtra)
         try text.write(to: configURL, atomically: true, encoding: .utf8)
     }
 

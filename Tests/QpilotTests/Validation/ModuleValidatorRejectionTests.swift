@@ -163,6 +163,16 @@ struct ModuleValidatorRejectionTests {
         #expect(error.problems[0].message.contains("instructions continue after the body's final `end`"))
     }
 
+    @Test("a function body that ends inside a block")
+    func bodyWithUnclosedBlock() throws {
+        // `i32.const 7; drop; end` becomes `block; nop; end`: the body's own end is missing.
+        let module = try Samples.patching(
+            Samples.wasm(Samples.filter()), [0x41, 0x07, 0x1a, 0x0b], with: [0x02, 0x40, 0x01, 0x0b])
+        let error = try Samples.rejection(module)
+        #expect(error.problems.map(\.code) == [.corruptFunctionBody])
+        #expect(error.problems[0].message.hasSuffix("the body ends with 1 block(s) still open"))
+    }
+
     @Test("a corrupt body in a real module is named from its name section",
           .enabled(if: ValidationSamples.sharedModulesExist, "../shared/testdata/wasm is not present"))
     func corruptBodyInRealModule() throws {

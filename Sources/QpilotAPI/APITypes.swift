@@ -1,0 +1,104 @@
+import Foundation
+
+/// The admin API's JSON types, shared by qpilot and qctl. Nothing here does I/O.
+
+/// Every error body: `{code, message, details}`.
+public struct APIErrorBody: Codable, Sendable, Equatable {
+    /// A stable, machine-readable code such as `unauthorized` or `not_found`.
+    public var code: String
+    /// What happened and what to do, for a person.
+    public var message: String
+    public var details: [String: String]?
+
+    public init(code: String, message: String, details: [String: String]? = nil) {
+        self.code = code
+        self.message = message
+        self.details = details
+    }
+}
+
+/// One Envoy node as `GET /v1/nodes` reports it.
+public struct NodeView: Codable, Sendable, Equatable {
+    public struct Nack: Codable, Sendable, Equatable {
+        public var type: String
+        public var version: String
+        public var message: String
+        public var at: Date
+        public init(type: String, version: String, message: String, at: Date) {
+            self.type = type
+            self.version = version
+            self.message = message
+            self.at = at
+        }
+    }
+
+    public var nodeID: String
+    public var fleet: String
+    public var envoyVersion: String
+    /// `sotw` or `delta`.
+    public var protocolFlavour: String
+    public var connected: Bool
+    public var connectedSince: Date
+    /// `in-sync`, `pending` or `nacked`.
+    public var state: String
+    /// Last ACKed version per type (`CDS`, `LDS`, `RDS`, `ECDS`).
+    public var acked: [String: String]
+    /// The versions the node should hold, per type.
+    public var desired: [String: String]
+    public var lastNack: Nack?
+
+    public init(
+        nodeID: String, fleet: String, envoyVersion: String, protocolFlavour: String, connected: Bool, connectedSince: Date,
+        state: String, acked: [String: String], desired: [String: String], lastNack: Nack?
+    ) {
+        self.nodeID = nodeID
+        self.fleet = fleet
+        self.envoyVersion = envoyVersion
+        self.protocolFlavour = protocolFlavour
+        self.connected = connected
+        self.connectedSince = connectedSince
+        self.state = state
+        self.acked = acked
+        self.desired = desired
+        self.lastNack = lastNack
+    }
+}
+
+/// `GET /v1/nodes`.
+public struct NodeList: Codable, Sendable, Equatable {
+    public var nodes: [NodeView]
+    public init(nodes: [NodeView]) { self.nodes = nodes }
+}
+
+/// `GET /v1/config`: what qpilot last published, and the last refusal.
+public struct ConfigStatusView: Codable, Sendable, Equatable {
+    public var generation: Int
+    public var published: Bool
+    /// Middleware names in chain order.
+    public var middleware: [String]
+    /// Why the latest reload was refused, when it was.
+    public var lastError: String?
+
+    public init(generation: Int, published: Bool, middleware: [String], lastError: String?) {
+        self.generation = generation
+        self.published = published
+        self.middleware = middleware
+        self.lastError = lastError
+    }
+}
+
+/// Shared JSON settings: ISO 8601 dates, sorted keys.
+public enum APIJSON {
+    public static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        return encoder
+    }
+
+    public static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }
+}
