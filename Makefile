@@ -10,7 +10,10 @@ WAT_FIXTURES := $(wildcard Tests/Fixtures/*.wat)
 WASM_OUT := $(patsubst examples/%.wat,$(WASM)/%.wasm,$(WAT_EXAMPLES)) \
             $(patsubst Tests/Fixtures/%.wat,$(WASM)/%.wasm,$(WAT_FIXTURES))
 
-.PHONY: all build run test unit integration deps envoy fixtures protos clean bootstrap-examples
+.PHONY: all build run test unit integration deps envoy fixtures protos clean bootstrap-examples validate-modules
+
+# The Swift Proxy-Wasm SDK and the middleware built with it: `make middleware`, `make sdk-test`.
+include sdk/swift/build.mk
 
 all: build
 
@@ -49,17 +52,28 @@ $(WASM)/%.wasm: Tests/Fixtures/%.wat
 
 build:
 	$(SWIFT) build --product qpilot
+	$(SWIFT) build --product qctl
 
 ## qpilot with examples/qpilot.yaml, a local Envoy, and a local upstream to try.
 run: build envoy fixtures
 	scripts/run-local
 
-## Unit tests, then integration tests against real Envoy. One build serves both.
-test: envoy fixtures
+## Unit tests, the SDK's host tests, every built module through qpilot's validator, then the
+## integration tests against real Envoy, a real registry, real upstreams. One build serves all.
+test: envoy fixtures middleware
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --filter QpilotTests
+	$(MAKE) --no-print-directory sdk-test
+	$(MAKE) --no-print-directory validate-modules
 	QPILOT_ENVOY="$(abspath $(ENVOY))" QPILOT_WASM_DIR="$(abspath $(WASM))" \
 	  $(SWIFT) test --skip-build --filter IntegrationTests
+	$(MAKE) --no-print-directory sdk-envoy-test
+
+## Every module this repository builds must pass qpilot's own Proxy-Wasm validator.
+validate-modules:
+	@for module in $(WASM)/*.wasm $(WASM)/sdk-examples/*.wasm; do \
+	  .build/debug/qctl module validate "$$module" || exit 1; \
+	done
 
 unit:
 	$(SWIFT) build --build-tests
