@@ -25,7 +25,16 @@ public enum ModuleEndpoint {
                 status: isReady ? .ok : .serviceUnavailable,
                 body: .init(byteBuffer: ByteBuffer(string: isReady ? "ready\n" : "not ready: no config published yet\n")))
         }
-        router.get("/modules/sha256/:digest") { request, context -> Response in
+        router.on("/modules/sha256/:digest", method: .head, use: moduleHandler(store))
+        router.on("/modules/sha256/:digest", method: .get, use: moduleHandler(store))
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(host, port: port), serverName: "qpilot"),
+            logger: logger)
+    }
+
+    static func moduleHandler(_ store: ModuleStore) -> @Sendable (Request, BasicRequestContext) async throws -> Response {
+        { request, context -> Response in
             let digest = try context.parameters.require("digest")
             guard ModuleStore.isDigest(digest) else {
                 throw HTTPError(.badRequest, message: "a module is named by 64 lowercase hex digits of its sha256")
@@ -42,20 +51,24 @@ public enum ModuleEndpoint {
                 .acceptRanges: "bytes",
             ]
             // A Range is honoured unless If-Range names another version.
+            if request.method == .head {
+                headers[.contentLength] = String(bytes.count)
+                return Response(status: .ok, headers: headers)
+            }
             if let range = request.headers[.range], request.headers[.ifRange].map({ $0 == etag }) ?? true {
-                guard let (start, end) = ByteRange.parse(range, length: bytes.count) else {
+                switch ByteRange.parse(range, length: bytes.count) {
+                case .range(let start, let end):
+                    headers[.contentRange] = "bytes \(start)-\(end)/\(bytes.count)"
+                    let slice = bytes[bytes.startIndex + start...bytes.startIndex + end]
+                    return Response(status: .partialContent, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: slice)))
+                case .unsatisfiable:
                     headers[.contentRange] = "bytes */\(bytes.count)"
                     return Response(status: .rangeNotSatisfiable, headers: headers)
+                case .ignore:
+                    break
                 }
-                headers[.contentRange] = "bytes \(start)-\(end)/\(bytes.count)"
-                let slice = bytes[bytes.startIndex + start...bytes.startIndex + end]
-                return Response(status: .partialContent, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: slice)))
             }
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
         }
-        return Application(
-            router: router,
-            configuration: .init(address: .hostname(host, port: port), serverName: "qpilot"),
-            logger: logger)
     }
 }
