@@ -1,5 +1,5 @@
 import Foundation
-@testable import Modules
+import Modules
 import Testing
 
 /// Validation speed on the 3.4 MB Go-SDK module. A measurement, not a test of speed: it only
