@@ -18,21 +18,8 @@ public struct LoadedModule: Sendable, Equatable {
         self.sha256 = Self.hex(SHA256.hash(data: bytes))
     }
 
-    /// Reads a module from a local path or `file://` URL.
-    public static func load(source: String, relativeTo base: URL? = nil) throws(ModuleError) -> LoadedModule {
-        let path = source.hasPrefix("file://") ? String(source.dropFirst("file://".count)) : source
-        let url = path.hasPrefix("/") || base == nil
-            ? URL(fileURLWithPath: path) : base!.appendingPathComponent(path)
-        let bytes: Data
-        do {
-            bytes = try Data(contentsOf: url)
-        } catch {
-            throw ModuleError("cannot read module \(url.path): \(Self.reason(error))")
-        }
-        return try LoadedModule(bytes: bytes, origin: url.path)
-    }
-
-    static func hex(_ digest: some Sequence<UInt8>) -> String {
+    /// Lowercase hex of a digest.
+    public static func hex(_ digest: some Sequence<UInt8>) -> String {
         digest.map { String(format: "%02x", $0) }.joined()
     }
 

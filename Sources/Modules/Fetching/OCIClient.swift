@@ -118,7 +118,7 @@ struct OCIClient: Sendable {
         func manifest(_ ref: String) async throws(ModuleError) -> (Manifest, String, Data) {
             let url = base.appendingPathComponent("manifests/\(ref)")
             let result = try await get(url, accept: OCIClient.manifestTypes.joined(separator: ", "), maxBytes: 4 * 1024 * 1024, progress: nil)
-            let digest = "sha256:" + SHA256.hash(data: result.body).map { String(format: "%02x", $0) }.joined()
+            let digest = "sha256:" + LoadedModule.hex(SHA256.hash(data: result.body))
             if ref.hasPrefix("sha256:"), ref != digest {
                 throw ModuleError("oci://\(reference): manifest \(ref) has digest \(digest); the registry sent the wrong bytes")
             }
@@ -136,7 +136,7 @@ struct OCIClient: Sendable {
             }
             let url = base.appendingPathComponent("blobs/\(descriptor.digest)")
             let result = try await get(url, accept: "*/*", maxBytes: client.http.limits.maxModuleBytes, progress: progress)
-            let digest = "sha256:" + SHA256.hash(data: result.body).map { String(format: "%02x", $0) }.joined()
+            let digest = "sha256:" + LoadedModule.hex(SHA256.hash(data: result.body))
             guard digest == descriptor.digest else {
                 throw ModuleError("oci://\(reference): blob \(descriptor.digest) arrived with digest \(digest); refusing it")
             }

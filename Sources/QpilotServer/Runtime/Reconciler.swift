@@ -110,7 +110,7 @@ public actor Reconciler {
 
     /// A digest of every byte: Data.hashValue looks only at a prefix, and would miss an edit.
     static func fingerprint(_ data: Data) -> String {
-        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        LoadedModule.hex(SHA256.hash(data: data))
     }
 
     func desiredState(_ config: QpilotConfig) async throws(ConfigError) -> DesiredState {

@@ -45,7 +45,6 @@ public struct DeltaStream: Sendable {
         var clientVersions: [String: String] = [:]
         var reportedMissing: Set<String> = []
         var inFlight: [String: String] = [:]
-        var parkedVersion: String?
         var respondedOnce = false
     }
 
@@ -85,7 +84,6 @@ public struct DeltaStream: Sendable {
         if !request.responseNonce.isEmpty {
             if let version = state.inFlight.removeValue(forKey: request.responseNonce) {
                 if request.hasErrorDetail {
-                    state.parkedVersion = version
                     events.append(.nack(type, version: version, message: request.errorDetail.message))
                 } else {
                     events.append(.ack(type, version: version))
@@ -105,9 +103,6 @@ public struct DeltaStream: Sendable {
         self.snapshot = snapshot
         var responses: [Response] = []
         for type in ResourceType.allCases {
-            if let parked = types[type]?.parkedVersion, parked != snapshot.version(of: type) {
-                types[type]?.parkedVersion = nil
-            }
             if let response = respond(type) { responses.append(response) }
         }
         return responses
