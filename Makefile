@@ -17,7 +17,7 @@ include sdk/swift/build.mk
 
 all: build
 
-## System packages the build and tests use (Debian): wabt for wat2wasm; curl, a registry
+## System packages the build and tests use (Debian): libsqlite3-dev for the store (GRDB); wabt for wat2wasm; curl, a registry
 ## (docker-registry), skopeo, htpasswd and python3-cryptography for the integration tests.
 deps:
 	@missing=""; \
@@ -28,6 +28,7 @@ deps:
 	command -v skopeo >/dev/null || missing="$$missing skopeo"; \
 	command -v htpasswd >/dev/null || missing="$$missing apache2-utils"; \
 	/usr/bin/python3 -c 'import cryptography' 2>/dev/null || missing="$$missing python3-cryptography"; \
+	[ -e /usr/include/sqlite3.h ] || missing="$$missing libsqlite3-dev"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
@@ -50,7 +51,7 @@ $(WASM)/%.wasm: Tests/Fixtures/%.wat
 	@mkdir -p $(WASM)
 	wat2wasm $< -o $@
 
-build:
+build: deps
 	$(SWIFT) build --product qpilot
 	$(SWIFT) build --product qctl
 

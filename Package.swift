@@ -30,6 +30,9 @@ let package = Package(
         .package(url: "https://github.com/swiftwasm/WasmKit.git", from: "0.4.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // Generated from proto/ by scripts/generate-protos. Nothing in it is written by hand.
@@ -74,6 +77,16 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Durable desired state, history and secrets: SQLite through GRDB.
+        .target(
+            name: "Store",
+            dependencies: [
+                "QpilotAPI",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
         // The admin API's Codable types, shared by server and qctl.
         .target(name: "QpilotAPI", swiftSettings: strict),
         // HTTP routes: module download, health.
@@ -93,7 +106,9 @@ let package = Package(
         .target(
             name: "QpilotServer",
             dependencies: [
-                "EnvoyAPI", "XDS", "Translator", "Modules", "AdminServer", "QpilotAPI",
+                "EnvoyAPI", "XDS", "Translator", "Modules", "AdminServer", "QpilotAPI", "Store",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
@@ -135,7 +150,7 @@ let package = Package(
         .testTarget(
             name: "QpilotTests",
             dependencies: [
-                "XDS", "Translator", "Modules", "QpilotServer", "EnvoyAPI",
+                "XDS", "Translator", "Modules", "QpilotServer", "EnvoyAPI", "Store", "QpilotAPI",
                 .product(name: "WAT", package: "WasmKit"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),

@@ -1,0 +1,79 @@
+import Foundation
+import QpilotAPI
+
+/// One atomic change to the desired state: who, when, what, and the whole chain after it.
+public struct Revision: Sendable, Equatable {
+    /// 1, 2, 3, … in commit order; never reused.
+    public var number: Int
+    public var author: String
+    public var createdAt: Date
+    /// What the write was: `push NAME`, `apply`, `delete NAME`, `rollback to N`, ….
+    public var action: String
+    /// The whole desired chain after this revision.
+    public var middleware: [MiddlewareSpec]
+
+    public init(number: Int, author: String, createdAt: Date, action: String, middleware: [MiddlewareSpec]) {
+        self.number = number
+        self.author = author
+        self.createdAt = createdAt
+        self.action = action
+        self.middleware = middleware
+    }
+}
+
+/// Why a store operation was refused.
+public enum StoreError: Error, Equatable, CustomStringConvertible {
+    /// The write expected `expected` as the head, but the head is `head`.
+    case staleRevision(expected: Int, head: Int)
+    /// The store's files cannot be used: the message says which and why.
+    case unusable(String)
+
+    public var description: String {
+        switch self {
+        case .staleRevision(let expected, let head):
+            "the write expected revision \(expected), but the head is revision \(head); read the current state and retry"
+        case .unusable(let message): message
+        }
+    }
+}
+
+/// Durable desired state and its history, plus secrets. SQLite (`SQLiteStateStore`) is the
+/// embedded default; the protocol leaves room for a PostgreSQL store shared by several replicas.
+///
+/// Every method is safe to call concurrently; `commit` is atomic: either the whole revision is
+/// written and becomes the head, or nothing changes.
+public protocol StateStore: Sendable {
+    /// The newest revision, or nil before the first write.
+    func head() async throws -> Revision?
+
+    /// Writes a new revision whose chain is `middleware`, in one transaction. When `expected` is
+    /// given and is not the head's number (0 for an empty store), throws
+    /// `StoreError.staleRevision` and writes nothing.
+    func commit(middleware: [MiddlewareSpec], author: String, action: String, expected: Int?) async throws -> Revision
+
+    /// Revisions newest first; at most `limit`, older than `before` when it is given.
+    func revisions(limit: Int, before: Int?) async throws -> [Revision]
+
+    /// One revision, or nil when there is none with that number.
+    func revision(_ number: Int) async throws -> Revision?
+
+    /// Saves an opaque record about a revision's rollout (what it published, and when), so that
+    /// its status survives a restart. Replaces an earlier record for the same revision.
+    func saveRollout(revision: Int, record: Data) async throws
+
+    /// The record saved for a revision, if any.
+    func rollout(revision: Int) async throws -> Data?
+
+    /// Creates or replaces a secret. The value is encrypted at rest.
+    func setSecret(name: String, value: String, author: String) async throws
+
+    /// Removes a secret; false when there was none.
+    func deleteSecret(name: String) async throws -> Bool
+
+    /// Secret names and when they changed, sorted by name; never the values.
+    func secrets() async throws -> [SecretInfo]
+
+    /// The decrypted values, for building Envoy config only. Nothing that answers a client or
+    /// writes a log may call this.
+    func secretValues() async throws -> [String: String]
+}
