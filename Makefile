@@ -10,7 +10,8 @@ WAT_FIXTURES := $(wildcard Tests/Fixtures/*.wat)
 WASM_OUT := $(patsubst examples/%.wat,$(WASM)/%.wasm,$(WAT_EXAMPLES)) \
             $(patsubst Tests/Fixtures/%.wat,$(WASM)/%.wasm,$(WAT_FIXTURES))
 
-.PHONY: all build run test unit integration deps envoy fixtures protos clean bootstrap-examples validate-modules
+.PHONY: all build run test unit integration deps envoy fixtures protos clean bootstrap-examples validate-modules \
+	bench-deps bench-datapath
 
 # The Swift Proxy-Wasm SDK and the middleware built with it: `make middleware`, `make sdk-test`.
 include sdk/swift/build.mk
@@ -69,6 +70,17 @@ test: envoy fixtures middleware
 	QPILOT_ENVOY="$(abspath $(ENVOY))" QPILOT_WASM_DIR="$(abspath $(WASM))" \
 	  $(SWIFT) test --skip-build --filter IntegrationTests
 	$(MAKE) --no-print-directory sdk-envoy-test
+
+## wrk for the data-path benchmark; kept out of `deps`, which `make test` needs.
+bench-deps:
+	@command -v wrk >/dev/null || { echo "installing: wrk"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
+
+## The data-path benchmark (docs/benchmarks.md): wrk through Envoy on 127.0.0.1, no middleware vs.
+## pii-guard report/scrub and key-injector, 1 KB and 64 KB bodies. BENCH_ARGS="--write docs/benchmarks.md"
+## records the figures.
+bench-datapath: bench-deps envoy middleware
+	scripts/bench-datapath $(BENCH_ARGS)
 
 ## Every module this repository builds must pass qpilot's own Proxy-Wasm validator.
 validate-modules:

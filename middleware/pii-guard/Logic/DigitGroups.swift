@@ -23,6 +23,30 @@ struct DigitGroups {
         return result
     }
 
+    /// Where the run starting at `from` ends and how many digits it holds: what ``parse(_:from:to:)``
+    /// would find, without recording the groups. Lets a scan skip, without bookkeeping, the
+    /// many short runs (amounts, dates, ids) that cannot hold a card or an SSN.
+    static func measure(_ bytes: UnsafeRawBufferPointer, from: Int, to: Int) -> (end: Int, digits: Int) {
+        var index = from
+        var digits = 0
+        var groups = 0
+        while true {
+            let groupStart = index
+            while index < to && ASCII.isDigit(bytes[index]) {
+                index += 1
+            }
+            digits += index - groupStart
+            groups += 1
+            guard groups < maximumGroups, index + 1 < to else { break }
+            let next = bytes[index]
+            guard (next == UInt8(ascii: " ") || next == UInt8(ascii: "-")) && ASCII.isDigit(bytes[index + 1]) else {
+                break
+            }
+            index += 1
+        }
+        return (index, digits)
+    }
+
     /// Parses the run starting at `from`; returns where it ends.
     mutating func parse(_ bytes: UnsafeRawBufferPointer, from: Int, to: Int) -> Int {
         starts.removeAll(keepingCapacity: true)

@@ -78,6 +78,9 @@ public struct PIIDetector: Equatable, Sendable {
         }
     }
 
+    /// The fewest digits a run needs to hold a match: an SSN has 9, a card at least 13.
+    static let fewestDigits = 9
+
     private func findNumbers(in bytes: UnsafeRawBufferPointer, from: Int, to: Int, into found: inout [PIIMatch]) {
         var groups = DigitGroups()
         var index = from
@@ -93,10 +96,15 @@ public struct PIIDetector: Equatable, Sendable {
                 }
                 continue
             }
-            let runEnd = groups.parse(bytes, from: index, to: to)
-            let lastGlued = runEnd < bytes.count && ASCII.isAlphanumeric(bytes[runEnd])
-            evaluate(groups, in: bytes, lastGlued: lastGlued, into: &found)
-            index = runEnd
+            // Most runs are too short for an SSN (9 digits) or a card (13): skip those without
+            // recording their groups.
+            let run = DigitGroups.measure(bytes, from: index, to: to)
+            if run.digits >= PIIDetector.fewestDigits {
+                let runEnd = groups.parse(bytes, from: index, to: to)
+                let lastGlued = runEnd < bytes.count && ASCII.isAlphanumeric(bytes[runEnd])
+                evaluate(groups, in: bytes, lastGlued: lastGlued, into: &found)
+            }
+            index = run.end
             // A run glued to letters at its end: skip the rest of that word too.
             while index < to && ASCII.isAlphanumeric(bytes[index]) {
                 index += 1

@@ -111,3 +111,22 @@ struct LiteralDetectorTests {
         #expect(found("jane@example.com", detector) == ["email:jane@example.com"])
     }
 }
+
+@Suite("Digit runs")
+struct DigitRunTests {
+    @Test("short runs (skipped without recording their groups) do not hide matches beside them")
+    func shortRuns() {
+        let text = "{\"id\":\"ORD-2026-100037\",\"at\":\"2026-11-29T17:05:00Z\",\"qty\":3,\"sum\":\"12.50\","
+            + "\"ssn\":\"123-45-6789\",\"n\":\"12-34 5678\",\"pan\":\"4111 1111 1111 1111\",\"zip\":94107}"
+        #expect(found(text) == ["ssn:123-45-6789", "card:4111 1111 1111 1111"])
+    }
+
+    @Test("eight digits make no SSN, nine can", arguments: [
+        ("12-34-5678 and 123-45-678", [String]()),
+        ("123-45-6789", ["ssn:123-45-6789"]),
+        ("x 123 45 6789 y", ["ssn:123 45 6789"]),
+    ])
+    func threshold(text: String, expected: [String]) {
+        #expect(found(text) == expected)
+    }
+}
