@@ -27,12 +27,19 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     case staleRevision(expected: Int, head: Int)
     /// The store's files cannot be used: the message says which and why.
     case unusable(String)
+    /// A secret name that is not 1–63 letters, digits, '-', '_' or '.'.
+    case invalidName(String)
 
     public var description: String {
         switch self {
         case .staleRevision(let expected, let head):
-            "the write expected revision \(expected), but the head is revision \(head); read the current state and retry"
-        case .unusable(let message): message
+            return "the write expected revision \(expected), but the head is revision \(head); read the current state and retry"
+        case .unusable(let message):
+            return message
+        case .invalidName(let name):
+            // A name can be anything a client sent, so the message quotes only its start.
+            let shown = name.count > 64 ? "\(name.prefix(64))…" : name
+            return "invalid secret name '\(shown)': use 1 to 63 letters, digits, '-', '_' or '.'"
         }
     }
 }

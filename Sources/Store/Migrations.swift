@@ -1,0 +1,43 @@
+import GRDB
+
+/// The schema, one migration per version. GRDB records applied migrations in the database, so a
+/// store written by an older qpilot is brought up to date on open. Never edit a shipped migration:
+/// add the next one.
+enum Migrations {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(
+                sql: """
+                    -- One row per commit. `number` is the rowid and is never reused, since rows are
+                    -- never deleted. `createdAt` is milliseconds since 1970 (UTC), so a read gives
+                    -- back exactly the Date that commit returned. `middleware` is the JSON of
+                    -- [MiddlewareSpec] with sorted keys.
+                    CREATE TABLE revision (
+                        number INTEGER PRIMARY KEY,
+                        author TEXT NOT NULL,
+                        createdAt INTEGER NOT NULL,
+                        action TEXT NOT NULL,
+                        middleware TEXT NOT NULL
+                    );
+                    -- No foreign key to revision: rollouts are also recorded for configurations
+                    -- that do not come from the store.
+                    CREATE TABLE rollout (
+                        revision INTEGER PRIMARY KEY,
+                        record BLOB NOT NULL
+                    );
+                    -- `sealed` is AES-GCM nonce + ciphertext + tag; `keyID` names the key that
+                    -- sealed it (see KeyFile.identifier), which is what makes key rotation
+                    -- recoverable after a crash.
+                    CREATE TABLE secret (
+                        name TEXT PRIMARY KEY,
+                        sealed BLOB NOT NULL,
+                        keyID TEXT NOT NULL,
+                        updatedAt INTEGER NOT NULL,
+                        updatedBy TEXT NOT NULL
+                    );
+                    """)
+        }
+        return migrator
+    }
+}
