@@ -26,7 +26,7 @@ struct ModuleStructure: Sendable {
     /// Decodes every section of `bytes` except function bodies.
     static func decode(_ bytes: [UInt8], framing: SectionFraming) throws(ModuleValidationError) -> ModuleStructure {
         var structure: ModuleStructure
-        if let split = FastSplit(framing: framing, bytes: bytes), let decoded = try? decode(split, bytes) {
+        if let split = FastSplit(framing: framing, bytes: bytes), let decoded = decode(split, bytes) {
             structure = decoded
         } else {
             // WasmParser alone, data section included; when the module is bad, its error is the
@@ -47,11 +47,27 @@ struct ModuleStructure: Sendable {
         return structure
     }
 
-    private static func decode(_ split: FastSplit, _ bytes: [UInt8]) throws(WasmParserError) -> ModuleStructure {
-        var structure = ModuleStructure()
-        try structure.read(Parser(bytes: bytes[..<split.dataSectionStart], features: features))
-        try structure.read(Parser(bytes: split.tail, features: features))
-        structure.dataSegmentCount = split.dataSegmentCount
+    /// The structure from WasmParser's reading of the sections before the data section, with the
+    /// data section left to `DataSectionScanner`; nil when either declines or fails, so that the
+    /// caller lets WasmParser decide. For a large module the scan and the custom sections after the
+    /// data section are done on a second core meanwhile.
+    private static func decode(_ split: FastSplit, _ bytes: [UInt8]) -> ModuleStructure? {
+        let head: @Sendable () -> ModuleStructure? = {
+            var structure = ModuleStructure()
+            do { try structure.read(Parser(bytes: bytes[..<split.dataSectionStart], features: features)) } catch { return nil }
+            return structure
+        }
+        let tail: @Sendable () -> (segments: Int, tail: ModuleStructure)? = {
+            guard let count = DataSectionScanner.segmentCount(bytes, payload: split.dataSectionPayload) else { return nil }
+            var structure = ModuleStructure()
+            do { try structure.read(Parser(bytes: split.tail, features: features)) } catch { return nil }
+            return (count, structure)
+        }
+        let (before, after) = bytes.count >= ParallelWork.minimumBytes ? ParallelWork.both(head, tail) : (head(), tail())
+        guard var structure = before, let after else { return nil }
+        structure.dataSegmentCount = after.segments
+        // The tail holds only custom sections, and `read` keeps only the name section of those.
+        structure.nameSection = after.tail.nameSection ?? structure.nameSection
         return structure
     }
 
@@ -117,9 +133,9 @@ struct ModuleStructure: Sendable {
 /// How to skip WasmParser for the data section: when the data section is the last non-custom
 /// section and `DataSectionScanner` vouches for it, the module is decoded in two parts, the
 /// sections before the data section and a synthetic module of the custom sections after it.
-private struct FastSplit {
+private struct FastSplit: Sendable {
     let dataSectionStart: Int
-    let dataSegmentCount: Int
+    let dataSectionPayload: Range<Int>
     /// A module header followed by the custom sections that come after the data section.
     let tail: [UInt8]
 
@@ -128,9 +144,8 @@ private struct FastSplit {
         let after = framing.sections[(dataIndex + 1)...]
         guard after.allSatisfy({ $0.id == 0 }) else { return nil }
         let data = framing.sections[dataIndex]
-        guard let count = DataSectionScanner.segmentCount(bytes, payload: data.payload) else { return nil }
         dataSectionStart = data.start
-        dataSegmentCount = count
+        dataSectionPayload = data.payload
         tail = Array(bytes[0..<8]) + bytes[data.payload.upperBound...]
     }
 }

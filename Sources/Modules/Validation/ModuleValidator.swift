@@ -57,7 +57,7 @@ public enum ModuleValidator {
         }
         if let knownSHA256 { return (parts(), knownSHA256) }
         let digest: @Sendable () -> String = { LoadedModule.hex(SHA256.hash(data: bytes)) }
-        guard bytes.count >= FunctionBodies.parallelThreshold else { return (parts(), digest()) }
+        guard bytes.count >= ParallelWork.minimumBytes else { return (parts(), digest()) }
         return ParallelWork.both(parts, digest)
     }
 

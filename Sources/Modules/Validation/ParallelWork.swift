@@ -1,8 +1,12 @@
 import Dispatch
 import Synchronization
 
-/// Two independent pieces of work on two cores, for the validator's synchronous API.
+/// Independent pieces of validation work spread over the cores, for the validator's synchronous
+/// API.
 enum ParallelWork {
+    /// Below this many bytes of module, waking other threads costs more than it saves.
+    static let minimumBytes = 256 * 1024
+
     /// Runs `first` and `second` at the same time and returns both results once both are done.
     static func both<First: Sendable, Second: Sendable>(
         _ first: @Sendable () -> First, _ second: @Sendable () -> Second
