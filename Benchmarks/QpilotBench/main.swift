@@ -1,32 +1,29 @@
 // qpilot-bench: the figures in docs/benchmarks.md. Build and run in release mode:
-//   swift build -c release --product qpilot-bench && .build/release/qpilot-bench [module.wasm]
+//   swift build -c release --product qpilot-bench --scratch-path .build-release
+//   .build-release/release/qpilot-bench [module.wasm]         validation and translation
+//   .build-release/release/qpilot-bench pull oci://127.0.0.1:PORT/repo:tag [runs]
+//                                                             (scripts/bench-pull sets up a registry)
 import Foundation
 import Modules
 import QpilotServer
 import Translator
 import XDS
 
-/// Runs `body` `runs` times after `warmup` runs and returns the sorted durations in milliseconds.
-func measure(runs: Int, warmup: Int = 3, _ body: () throws -> Void) rethrows -> [Double] {
-    for _ in 0..<warmup { try body() }
-    var samples: [Double] = []
-    for _ in 0..<runs {
-        let start = ContinuousClock.now
-        try body()
-        let elapsed = ContinuousClock.now - start
-        samples.append(Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
-    }
-    return samples.sorted()
-}
+let arguments = Array(CommandLine.arguments.dropFirst())
+print("load average: \(loadAverage()), \(ProcessInfo.processInfo.activeProcessorCount) cores")
 
-func report(_ name: String, _ samples: [Double], extra: String = "") {
-    let median = samples[samples.count / 2]
-    let p90 = samples[min(samples.count - 1, samples.count * 9 / 10)]
-    print(String(format: "%-44@ median %8.2f ms  min %8.2f ms  p90 %8.2f ms  %@", name as NSString, median, samples[0], p90, extra as NSString))
+if arguments.first == "pull" {
+    guard arguments.count >= 2, let runs = arguments.count >= 3 ? Int(arguments[2]) : 30, runs > 0 else {
+        print("usage: qpilot-bench pull oci://host:port/repository:tag [runs]")
+        exit(2)
+    }
+    try await PullBenchmark.run(source: arguments[1], runs: runs)
+    print("load average: \(loadAverage())")
+    exit(0)
 }
 
 // 1. Validation of a real module, every function body decoded.
-let modulePath = CommandLine.arguments.dropFirst().first
+let modulePath = arguments.first
     ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().appendingPathComponent("shared/testdata/wasm/go-sdk-http-headers.wasm").path
 if let bytes = FileManager.default.contents(atPath: modulePath) {
@@ -35,7 +32,7 @@ if let bytes = FileManager.default.contents(atPath: modulePath) {
     let megabytes = Double(bytes.count) / 1_000_000
     report(
         "validate \((modulePath as NSString).lastPathComponent)", samples,
-        extra: String(format: "%.1f MB, %.0f MB/s at the median", megabytes, megabytes / (samples[samples.count / 2] / 1000)))
+        extra: String(format: "%.1f MB, %.0f MB/s at the median", megabytes, megabytes / (median(samples) / 1000)))
 } else {
     print("skipping validation: \(modulePath) not found (pass a module path)")
 }
@@ -61,3 +58,4 @@ let encode = try measure(runs: 30) {
     _ = try SnapshotBuilder.snapshot(Translator.translate(state, fleet: nil))
 }
 report("translate + encode snapshots (same)", encode)
+print("load average: \(loadAverage())")
