@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -6,49 +7,271 @@ import NIOCore
 import QpilotAPI
 import ServiceLifecycle
 
-/// What the admin API reads from the running server.
-public struct AdminState: Sendable {
-    public var nodes: @Sendable () -> [NodeView]
-    public var config: @Sendable () -> ConfigStatusView
-
-    public init(nodes: @escaping @Sendable () -> [NodeView], config: @escaping @Sendable () -> ConfigStatusView) {
-        self.nodes = nodes
-        self.config = config
-    }
-}
-
-/// The admin API (`/v1/…`, JSON). Every route needs `Authorization: Bearer <token>`.
-///
-/// - `GET /v1/nodes[?fleet=F]`: every node, with its sync state and last NACK.
-/// - `GET /v1/nodes/<id>`: one node.
-/// - `GET /v1/config`: the published generation, its middleware, and the last refusal.
+/// The admin API (`/v1/…`, JSON). Every route needs `Authorization: Bearer <token>`; writes
+/// need an `admin` token. docs/api.md and docs/openapi.yaml describe each route.
 public enum AdminAPI {
+    /// The largest request body accepted: documents are small, and nothing a client sends may
+    /// exhaust qpilot's memory.
+    public static let maxBodyBytes = 1024 * 1024
+
     public static func application(
-        host: String, port: Int, tokens: Tokens, state: AdminState, logger: Logger
+        host: String, port: Int, tokens: Tokens, backend: any AdminBackend, logger: Logger,
+        onResponse: (@Sendable (Int) -> Void)? = nil
     ) -> some ApplicationProtocol & Service {
         let router = Router()
+        router.add(middleware: StatusCounter(onResponse: onResponse))
         router.add(middleware: BearerAuth(tokens: tokens))
+        addReadRoutes(router, backend)
+        addWriteRoutes(router, backend)
+        addSecretRoutes(router, backend)
+        return Application(
+            router: router, configuration: .init(address: .hostname(host, port: port), serverName: "qpilot"), logger: logger)
+    }
+
+    static func addReadRoutes(_ router: Router<BasicRequestContext>, _ backend: any AdminBackend) {
         router.get("/v1/nodes") { request, _ -> Response in
             let fleet = request.uri.queryParameters["fleet"].map(String.init)
-            let nodes = state.nodes().filter { fleet == nil || $0.fleet == fleet }
-            return try json(NodeList(nodes: nodes))
+            return try json(NodeList(nodes: backend.nodes().filter { fleet == nil || $0.fleet == fleet }))
         }
         router.get("/v1/nodes/:id") { _, context -> Response in
             let id = try context.parameters.require("id")
-            guard let node = state.nodes().first(where: { $0.nodeID == id }) else {
-                return try error(.notFound, "not_found", "no node with id '\(id)' has connected")
+            guard let node = backend.nodes().first(where: { $0.nodeID == id }) else {
+                return try error(AdminError(404, "not_found", "no node with id '\(id)' has connected"))
             }
             return try json(node)
         }
-        router.get("/v1/config") { _, _ -> Response in try json(state.config()) }
-        return Application(
-            router: router, configuration: .init(address: .hostname(host, port: port), serverName: "qpilot"), logger: logger)
+        router.get("/v1/config") { _, _ -> Response in try json(backend.configStatus()) }
+        router.get("/v1/middleware") { _, _ -> Response in
+            try await respond {
+                let list = try await backend.middleware()
+                var response = try json(list)
+                response.headers[.eTag] = "\"\(list.revision)\""
+                return response
+            }
+        }
+        router.get("/v1/middleware/:name") { _, context -> Response in
+            let name = try context.parameters.require("name")
+            return try await respond {
+                let list = try await backend.middleware()
+                guard let spec = list.middleware.first(where: { $0.name == name }) else {
+                    throw AdminError(404, "not_found", "no middleware named '\(name)'; `qctl get` lists them")
+                }
+                var response = try json(spec)
+                response.headers[.eTag] = "\"\(list.revision)\""
+                return response
+            }
+        }
+        router.get("/v1/revisions") { request, _ -> Response in
+            try await respond {
+                let limit = try request.uri.queryParameters["limit"].map { text throws(AdminError) -> Int in
+                    guard let value = Int(text), value > 0 else { throw AdminError(400, "invalid", "limit is a positive number") }
+                    return value
+                } ?? 50
+                return try json(try await backend.revisions(limit: min(limit, 1000)))
+            }
+        }
+        router.get("/v1/revisions/:n") { _, context -> Response in
+            try await respond { try json(try await backend.revision(try revisionNumber(context))) }
+        }
+        router.get("/v1/rollouts/:n") { _, context -> Response in
+            try await respond { try json(try await backend.rollout(try revisionNumber(context))) }
+        }
+        router.get("/v1/bootstrap") { request, _ -> Response in
+            try await respond {
+                let query = request.uri.queryParameters
+                guard let node = query["node"].map(String.init) else {
+                    throw AdminError(400, "invalid", "say which Envoy: ?node=<node id>[&fleet=<fleet>]")
+                }
+                let adminPort = try query["adminPort"].map { text throws(AdminError) -> Int in
+                    guard let port = Int(text) else { throw AdminError(400, "invalid", "adminPort is a port number") }
+                    return port
+                } ?? 9901
+                let yaml = try backend.bootstrap(
+                    nodeID: node, fleet: query["fleet"].map(String.init) ?? "default", delta: query["delta"] == "true",
+                    adminPort: adminPort)
+                return Response(
+                    status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: yaml)))
+            }
+        }
+        router.get("/metrics") { _, _ -> Response in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                body: .init(byteBuffer: ByteBuffer(string: backend.metrics())))
+        }
+    }
+
+    static func addWriteRoutes(_ router: Router<BasicRequestContext>, _ backend: any AdminBackend) {
+        router.put("/v1/middleware/:name") { request, context -> Response in
+            let name = try context.parameters.require("name")
+            return try await respond {
+                var body = request
+                var spec = try await decode(MiddlewareSpec.self, from: &body)
+                guard spec.name == name else {
+                    throw AdminError(400, "invalid", "the body names '\(spec.name)' but the path names '\(name)'; make them agree")
+                }
+                spec.resolvedSHA256 = nil
+                let result = try await backend.write(.put(spec), expected: try expected(request), actor: actor(request))
+                return try json(result)
+            }
+        }
+        router.post("/v1/middleware") { request, _ -> Response in
+            try await respond {
+                var body = request
+                var spec = try await decode(MiddlewareSpec.self, from: &body)
+                spec.resolvedSHA256 = nil
+                let result = try await backend.write(.create(spec), expected: try expected(request), actor: actor(request))
+                return try json(result, status: .created)
+            }
+        }
+        router.delete("/v1/middleware/:name") { request, context -> Response in
+            let name = try context.parameters.require("name")
+            return try await respond {
+                try json(try await backend.write(.delete(name: name), expected: try expected(request), actor: actor(request)))
+            }
+        }
+        for (verb, enabled) in [("enable", true), ("disable", false)] {
+            router.post("/v1/middleware/:name/\(verb)") { request, context -> Response in
+                let name = try context.parameters.require("name")
+                return try await respond {
+                    try json(
+                        try await backend.write(
+                            .setEnabled(name: name, enabled: enabled), expected: try expected(request), actor: actor(request)))
+                }
+            }
+        }
+        router.post("/v1/apply") { request, _ -> Response in
+            try await respond {
+                var body = request
+                var document = try await decode(ApplyDocument.self, from: &body)
+                for index in document.middleware.indices { document.middleware[index].resolvedSHA256 = nil }
+                return try json(try await backend.write(.apply(document.middleware), expected: try expected(request), actor: actor(request)))
+            }
+        }
+        router.post("/v1/revisions/:n/rollback") { request, context -> Response in
+            try await respond {
+                let number = try revisionNumber(context)
+                return try json(try await backend.write(.rollback(to: number), expected: try expected(request), actor: actor(request)))
+            }
+        }
+        router.post("/v1/modules/validate") { request, _ -> Response in
+            try await respond {
+                var body = request
+                return try json(try await backend.validate(try await decode(ValidateRequest.self, from: &body)))
+            }
+        }
+    }
+
+    static func addSecretRoutes(_ router: Router<BasicRequestContext>, _ backend: any AdminBackend) {
+        router.get("/v1/secrets") { _, _ -> Response in
+            try await respond { try json(try await backend.secrets()) }
+        }
+        router.put("/v1/secrets/:name") { request, context -> Response in
+            let name = try context.parameters.require("name")
+            return try await respond {
+                var body = request
+                let write = try await decode(SecretWrite.self, from: &body)
+                return try json(try await backend.setSecret(name: name, value: write.value, actor: actor(request)))
+            }
+        }
+        router.delete("/v1/secrets/:name") { request, context -> Response in
+            let name = try context.parameters.require("name")
+            return try await respond {
+                try await backend.deleteSecret(name: name, actor: actor(request))
+                return Response(status: .noContent)
+            }
+        }
+    }
+
+    // MARK: - Helpers
+
+    /// Runs a handler and turns an AdminError into its JSON answer.
+    static func respond(_ body: () async throws -> Response) async throws -> Response {
+        do {
+            return try await body()
+        } catch let failure as AdminError {
+            return try error(failure)
+        }
+    }
+
+    /// Reads a JSON body of at most `maxBodyBytes` into `T`, with a message that names the
+    /// problem (a malformed document, a missing or unknown field).
+    static func decode<T: Decodable>(_ type: T.Type, from request: inout Request) async throws -> T {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.collectBody(upTo: maxBodyBytes)
+        } catch {
+            throw AdminError(413, "too_large", "the request body is larger than \(maxBodyBytes) bytes")
+        }
+        guard buffer.readableBytes > 0 else { throw AdminError(400, "bad_request", "this request needs a JSON body") }
+        do {
+            return try APIJSON.decoder().decode(T.self, from: Data(buffer.readableBytesView))
+        } catch let DecodingError.dataCorrupted(context) {
+            let detail = context.underlyingError.map { "\($0)" } ?? context.debugDescription
+            throw AdminError(400, "bad_request", "the body is not valid: \(place(context.codingPath))\(detail)")
+        } catch let DecodingError.keyNotFound(key, context) {
+            throw AdminError(400, "bad_request", "the body is missing '\(key.stringValue)' \(place(context.codingPath, suffix: ""))")
+        } catch let DecodingError.typeMismatch(expected, context) {
+            throw AdminError(400, "bad_request", "\(place(context.codingPath))expected \(describe(expected))")
+        } catch let DecodingError.valueNotFound(expected, context) {
+            throw AdminError(400, "bad_request", "\(place(context.codingPath))expected \(describe(expected)), got null")
+        } catch {
+            throw AdminError(400, "bad_request", "the body is not valid JSON: \(error)")
+        }
+    }
+
+    static func place(_ path: [any CodingKey], suffix: String = ": ") -> String {
+        guard !path.isEmpty else { return "" }
+        let text = path.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+        return "at \(text.hasPrefix(".") ? String(text.dropFirst()) : text)\(suffix)"
+    }
+
+    static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Int.Type, is Double.Type: "a number"
+        case is Bool.Type: "true or false"
+        default: "\(type)".contains("Array") ? "a list" : "an object"
+        }
+    }
+
+    /// `If-Match: "7"` (or `7`): the revision the client read. Absent means "whatever the head is".
+    static func expected(_ request: Request) throws(AdminError) -> Int? {
+        guard let header = request.headers[.ifMatch] else { return nil }
+        let text = header.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+        guard let value = Int(text), value >= 0 else {
+            throw AdminError(400, "invalid", "If-Match takes a revision number, such as \"7\" (from `qctl get` or an ETag)")
+        }
+        return value
+    }
+
+    static func actor(_ request: Request) -> WriteActor {
+        let token = request.headers[.authorization].map { String($0.dropFirst("Bearer ".count)) } ?? ""
+        let fingerprint = SHA256.hash(data: Data(token.utf8)).prefix(4).map { String(format: "%02x", $0) }.joined()
+        // A client may say who it is; keep it short and printable, as it lands in the history.
+        let claimed = request.headers[HTTPField.Name("X-Qpilot-Actor")!].map {
+            String($0.unicodeScalars.filter { $0.value >= 0x20 && $0.value < 0x7F }.prefix(64).map(Character.init))
+        }
+        return WriteActor(claimed: claimed, tokenFingerprint: fingerprint)
+    }
+
+    static func revisionNumber(_ context: BasicRequestContext) throws -> Int {
+        let text = try context.parameters.require("n")
+        guard let number = Int(text), number > 0 else {
+            throw AdminError(400, "invalid", "'\(text)' is not a revision number; `qctl history` lists them")
+        }
+        return number
     }
 
     static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
         let data = try APIJSON.encoder().encode(value)
         return Response(
             status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static func error(_ failure: AdminError) throws -> Response {
+        try json(
+            APIErrorBody(code: failure.code, message: failure.message, details: failure.details),
+            status: HTTPResponse.Status(code: failure.status))
     }
 
     static func error(_ status: HTTPResponse.Status, _ code: String, _ message: String) throws -> Response {
@@ -73,5 +296,24 @@ struct BearerAuth<Context: RequestContext>: RouterMiddleware {
             return try AdminAPI.error(.forbidden, "forbidden", "this token may only read; writes need an admin token")
         }
         return try await next(request, context)
+    }
+}
+
+/// Reports every response's status (for the admin-requests metric), including refusals.
+struct StatusCounter<Context: RequestContext>: RouterMiddleware {
+    let onResponse: (@Sendable (Int) -> Void)?
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            let response = try await next(request, context)
+            onResponse?(response.status.code)
+            return response
+        } catch let error as any HTTPResponseError {
+            onResponse?(error.status.code)
+            throw error
+        } catch {
+            onResponse?(500)
+            throw error
+        }
     }
 }

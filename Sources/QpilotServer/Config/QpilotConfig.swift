@@ -33,6 +33,10 @@ public struct QpilotConfig: Sendable, Equatable {
         public var pullPolicy: PullPolicy
         /// The line of the entry, for errors found later (a missing module file, say).
         public var line: Int?
+        /// For an entry from the store: the module its revision was validated with. With
+        /// `IfNotPresent`, exactly those bytes are used again, so a revision (and a rollback to
+        /// it) always means the same module.
+        public var storedSHA256: String? = nil
     }
 
     public var xdsAddress = HostPort(host: "127.0.0.1", port: 18000)
@@ -149,11 +153,7 @@ public struct QpilotConfig: Sendable, Equatable {
         ])
         guard let nameField = fields["name"] else { throw item.error("a middleware needs a name") }
         let name = try nameField.string()
-        guard !name.isEmpty, name.count <= 63,
-            name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
-        else {
-            throw nameField.error("a name is 1-63 letters, digits, '-' or '_'; got '\(name)'")
-        }
+        if let problem = nameProblem(name) { throw nameField.error(problem) }
         guard let source = fields["source"] else { throw item.error("middleware '\(name)' needs a source (a .wasm path)") }
         var entry = MiddlewareEntry(
             name: name, source: try nonEmpty(source), config: "", failurePolicy: .closed, phase: nil, priority: 0,
@@ -172,15 +172,30 @@ public struct QpilotConfig: Sendable, Equatable {
         }
         if let delivery = fields["delivery"] { entry.delivery = try delivery.oneOf(Delivery.self) }
         if let digest = fields["sha256"] {
-            var text = try digest.string().lowercased()
-            if text.hasPrefix("sha256:") { text = String(text.dropFirst(7)) }
-            guard text.count == 64, text.allSatisfy(\.isHexDigit) else {
-                throw digest.error("a sha256 is 64 hex digits (optionally after 'sha256:')")
-            }
+            guard let text = normalizedSHA256(try digest.string()) else { throw digest.error(sha256Problem) }
             entry.sha256 = text
         }
         if let policy = fields["pullPolicy"] { entry.pullPolicy = try policy.oneOf(PullPolicy.self) }
         return entry
+    }
+
+    /// Why a middleware name is not acceptable, or nil when it is.
+    static func nameProblem(_ name: String) -> String? {
+        guard !name.isEmpty, name.count <= 63,
+            name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
+        else {
+            return "a name is 1-63 letters, digits, '-' or '_'; got '\(name)'"
+        }
+        return nil
+    }
+
+    static let sha256Problem = "a sha256 is 64 hex digits (optionally after 'sha256:')"
+
+    /// `sha256:ABC…` or `abc…` → `abc…`, or nil when it is not 64 hex digits.
+    static func normalizedSHA256(_ text: String) -> String? {
+        var text = text.lowercased()
+        if text.hasPrefix("sha256:") { text = String(text.dropFirst(7)) }
+        return text.count == 64 && text.allSatisfy(\.isHexDigit) ? text : nil
     }
 
     static func nonEmpty(_ reader: YAMLReader) throws(ConfigError) -> String {

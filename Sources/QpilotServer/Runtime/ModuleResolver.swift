@@ -46,7 +46,9 @@ actor ModuleResolver {
         let fetched: ModuleFetcher.Fetched
         do {
             fetched = try await fetcher.fetch(source, expectedSHA256: expected)
+            QpilotMetrics.shared.fetch(ok: true)
         } catch {
+            QpilotMetrics.shared.fetch(ok: false)
             if policy == .Always, let known = index[key], expected == nil || expected == known.sha256,
                 let bytes = store.get(known.sha256)
             {
@@ -60,7 +62,9 @@ actor ModuleResolver {
         // Whatever Envoy would refuse to load, qpilot refuses first, before it is stored or served.
         do {
             _ = try ModuleValidator.validate(fetched.module)
+            QpilotMetrics.shared.validation(ok: true)
         } catch {
+            QpilotMetrics.shared.validation(ok: false)
             throw ModuleError("\(key) is not a valid Proxy-Wasm module: " + error.problems.map(\.description).joined(separator: "; "))
         }
         try store.put(fetched.module)

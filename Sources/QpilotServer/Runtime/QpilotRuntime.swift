@@ -23,6 +23,8 @@ public struct QpilotRuntime: Sendable {
         let config = try QpilotConfig.parse(text)
         self.config = config
         self.logger = logger
+        // Before any stream records a metric: swift-metrics drops what is recorded earlier.
+        _ = QpilotMetrics.shared
         cache = SnapshotCache()
         nodes = NodeRegistry()
         reconciler = try Reconciler(configURL: url, settings: config, cache: cache, logger: logger)
@@ -47,19 +49,12 @@ public struct QpilotRuntime: Sendable {
         if created {
             logger.notice("created an admin token; qctl reads it with --token-file", metadata: ["file": "\(tokensFile.path)"])
         }
-        let nodes = self.nodes
-        let cache = self.cache
+        let metrics = QpilotMetrics.shared
         let admin = AdminAPI.application(
             host: config.adminAddress.host, port: config.adminAddress.port, tokens: tokens,
-            state: AdminState(
-                nodes: { nodes.all().map { Self.view($0, cache.snapshot(for: $0.fleet)) } },
-                config: {
-                    let status = reconciler.currentStatus
-                    return ConfigStatusView(
-                        generation: status.generation, published: status.published, middleware: status.middleware,
-                        lastError: status.lastError)
-                }),
-            logger: logger)
+            backend: RuntimeBackend(
+                reconciler: reconciler, nodeRegistry: nodes, cache: cache, metricsRegistry: metrics, xdsAddress: config.xdsAddress),
+            logger: logger, onResponse: { metrics.adminResponse(status: $0) })
         return [xds, modules, admin, ConfigWatchService(reconciler: reconciler, refresh: .seconds(config.modulesRefreshSeconds))]
     }
 

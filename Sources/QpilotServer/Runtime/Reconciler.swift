@@ -1,25 +1,42 @@
+import AdminServer
 import Crypto
 import Foundation
 import Logging
 import Modules
+import QpilotAPI
+import Store
 import Synchronization
 import Translator
 import XDS
 
-/// Turns qpilot.yaml into published snapshots, and keeps the last good config when a new one is
-/// bad: a reload that fails changes nothing that Envoy sees.
+/// Turns desired state into published snapshots, and keeps the last good config when a new one
+/// is bad: a reload or a write that fails changes nothing that Envoy sees.
+///
+/// Desired middleware come from qpilot.yaml when it has a `middleware:` section (file mode), else
+/// from the store's head revision (store mode, written through the admin API). Server settings
+/// always come from qpilot.yaml.
 public actor Reconciler {
+    /// Where desired middleware come from.
+    public enum Mode: String, Sendable {
+        case file, store
+    }
+
     /// The outcome of the latest reload, for logs, readiness and tests.
     public struct Status: Sendable, Equatable {
         public var published = false
         public var generation = 0
         public var lastError: String?
         public var middleware: [String] = []
+        public var mode = Mode.store
+        /// The store revision published last; 0 in file mode or before the first write.
+        public var revision = 0
     }
 
     public nonisolated let configURL: URL
     let cache: SnapshotCache
     public nonisolated let store: ModuleStore
+    /// Desired state, history and secrets.
+    public nonisolated let state: any StateStore
     let logger: Logger
     /// Server settings from the first load; later loads may change only desired state.
     let settings: QpilotConfig
@@ -29,13 +46,26 @@ public actor Reconciler {
     /// True when some middleware has `pullPolicy: Always`, so reconciles repeat on a timer.
     public private(set) var needsRefresh = false
 
-    public init(configURL: URL, settings: QpilotConfig, cache: SnapshotCache, logger: Logger) throws {
+    private var busy = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+    /// The config published last (server settings from it; desired state in file mode).
+    var current: QpilotConfig
+    /// What each fleet key (a fleet, or `*` for the fallback) received at the last publish, per
+    /// type, for rollout records.
+    var publishedVersions: [String: [String: String]] = [:]
+
+    public init(
+        configURL: URL, settings: QpilotConfig, cache: SnapshotCache, logger: Logger, state: (any StateStore)? = nil
+    ) throws {
         self.configURL = configURL
         self.settings = settings
+        self.current = settings
         self.cache = cache
         self.logger = logger
-        let store = try ModuleStore(dataDirectory: Self.resolve(settings.dataDir, against: configURL))
+        let dataDirectory = Self.resolve(settings.dataDir, against: configURL)
+        let store = try ModuleStore(dataDirectory: dataDirectory)
         self.store = store
+        self.state = try state ?? SQLiteStateStore(directory: dataDirectory)
         var credentials = RegistryCredentials()
         if let file = settings.modulesCredentialsFile {
             credentials = try RegistryCredentials.dockerConfig(at: Self.resolve(file, against: configURL))
@@ -48,36 +78,57 @@ public actor Reconciler {
 
     public nonisolated var currentStatus: Status { status.withLock { $0 } }
 
-    /// Reads, checks and publishes the config file. On failure the running config stays and the
-    /// error is returned (and logged).
+    /// Reads, checks and publishes the config file (and in store mode the head revision). On
+    /// failure the running config stays and the error is returned (and logged).
     @discardableResult
     public func reload() async -> Result<Void, ConfigError> {
+        await exclusively { () async -> Result<Void, ConfigError> in await self.reloadNow() }
+    }
+
+    /// An actor runs another call whenever one awaits, so two writes could both read head N and
+    /// race to commit N+1 (one would fail as stale though nobody asked for If-Match). Reloads and
+    /// writes therefore take turns, in arrival order.
+    func exclusively<T, E: Error>(_ body: () async throws(E) -> T) async throws(E) -> T {
+        if busy {
+            await withCheckedContinuation { waiting.append($0) }
+        } else {
+            busy = true
+        }
+        defer {
+            if waiting.isEmpty { busy = false } else { waiting.removeFirst().resume() }
+        }
+        return try await body()
+    }
+
+    func reloadNow() async -> Result<Void, ConfigError> {
         do throws(ConfigError) {
             let text = try Self.read(configURL)
             lastFingerprint = Self.fingerprint(Data(text.utf8))
             let config = try QpilotConfig.parse(text)
             warnAboutServerSettings(config)
-            needsRefresh = config.middleware.contains { $0.pullPolicy == .Always }
-            let state = try await desiredState(config)
-            let fallback = try snapshot(Translator.translate(state, fleet: nil))
-            var byFleet: [String: Snapshot] = [:]
-            for fleet in state.namedFleets { byFleet[fleet] = try snapshot(Translator.translate(state, fleet: fleet)) }
+            let mode: Mode = config.hasMiddlewareSection ? .file : .store
+            var entries = config.middleware
+            var head: Revision?
+            if mode == .store {
+                head = try await headRevision()
+                if let head {
+                    for (index, spec) in head.middleware.enumerated() where spec.isEnabled {
+                        do {
+                            entries.append(try spec.entry(at: index))
+                        } catch {
+                            throw ConfigError(line: nil, field: "revision \(head.number)", error.message)
+                        }
+                    }
+                }
+            }
+            let built: Built
             do {
-                try cache.publish(byFleet: byFleet, fallback: fallback)
+                built = try await build(config, entries)
             } catch {
-                throw ConfigError(line: nil, field: "", "the generated Envoy config is not consistent: \(error)")
+                let origin = mode == .file ? "" : "revision \(head?.number ?? 0): "
+                throw ConfigError(line: error.line, field: error.field, origin + error.message)
             }
-            collectGarbage(keeping: Set(state.middleware.map(\.sha256)))
-            let names = Translator.orderedChain(state.middleware).map(\.name)
-            status.withLock {
-                $0.published = true
-                $0.generation += 1
-                $0.lastError = nil
-                $0.middleware = names
-            }
-            logger.info(
-                "config published",
-                metadata: ["middleware": "\(names.joined(separator: ","))", "fleets": "\(byFleet.keys.sorted())"])
+            try await publish(built, config: config, mode: mode, revision: head?.number)
             return .success(())
         } catch {
             status.withLock { $0.lastError = error.description }
@@ -85,6 +136,104 @@ public actor Reconciler {
             return .failure(error)
         }
     }
+
+    func headRevision() async throws(ConfigError) -> Revision? {
+        do {
+            return try await state.head()
+        } catch {
+            throw ConfigError(line: nil, field: "", "cannot read the store: \(error)")
+        }
+    }
+
+    /// Snapshots ready to publish, and what they were built from.
+    struct Built: Sendable {
+        var byFleet: [String: Snapshot]
+        var fallback: Snapshot
+        var state: DesiredState
+        /// Some middleware has `pullPolicy: Always`.
+        var refresh: Bool
+    }
+
+    /// Loads every module, resolves secrets, translates and checks; publishes nothing.
+    func build(_ config: QpilotConfig, _ entries: [QpilotConfig.MiddlewareEntry]) async throws(ConfigError) -> Built {
+        let secrets: [String: String]
+        if entries.contains(where: { $0.config.contains(SecretReferences.prefix) }) {
+            do {
+                secrets = try await state.secretValues()
+            } catch {
+                throw ConfigError(line: nil, field: "", "cannot read secrets: \(error)")
+            }
+        } else {
+            secrets = [:]
+        }
+        let state = try await desiredState(config, entries, secrets: secrets)
+        let fallback = try snapshot(Translator.translate(state, fleet: nil))
+        var byFleet: [String: Snapshot] = [:]
+        for fleet in state.namedFleets { byFleet[fleet] = try snapshot(Translator.translate(state, fleet: fleet)) }
+        var problems: [String] = []
+        for (fleet, snapshot) in byFleet.sorted(by: { $0.key < $1.key }) {
+            problems += snapshot.consistencyProblems().map { "fleet \(fleet): \($0)" }
+        }
+        problems += fallback.consistencyProblems()
+        guard problems.isEmpty else {
+            throw ConfigError(line: nil, field: "", "the generated Envoy config is not consistent: \(problems.joined(separator: "; "))")
+        }
+        return Built(byFleet: byFleet, fallback: fallback, state: state, refresh: entries.contains { $0.pullPolicy == .Always })
+    }
+
+    /// Publishes built snapshots, and records what each fleet now receives.
+    func publish(_ built: Built, config: QpilotConfig, mode: Mode, revision: Int?) async throws(ConfigError) {
+        do {
+            try cache.publish(byFleet: built.byFleet, fallback: built.fallback)
+        } catch {
+            throw ConfigError(line: nil, field: "", "the generated Envoy config is not consistent: \(error)")
+        }
+        current = config
+        needsRefresh = built.refresh
+        var versions: [String: [String: String]] = ["*": Self.versions(of: built.fallback)]
+        for (fleet, snapshot) in built.byFleet { versions[fleet] = Self.versions(of: snapshot) }
+        let changed = Set(versions.keys).union(publishedVersions.keys).filter { versions[$0] != publishedVersions[$0] }
+        publishedVersions = versions
+        if let revision {
+            await recordRollout(
+                RolloutRecord(publishedAt: Date(), versions: versions, changedFleets: changed.sorted()), revision: revision,
+                replace: !changed.isEmpty)
+        }
+        var keep = Set(built.state.middleware.map(\.sha256))
+        if mode == .store { keep.formUnion(await recentRevisionModules()) }
+        collectGarbage(keeping: keep)
+        let names = Translator.orderedChain(built.state.middleware).map(\.name)
+        status.withLock {
+            $0.published = true
+            $0.generation += 1
+            $0.lastError = nil
+            $0.middleware = names
+            $0.mode = mode
+            $0.revision = revision ?? 0
+        }
+        logger.info(
+            "config published",
+            metadata: [
+                "middleware": "\(names.joined(separator: ","))", "fleets": "\(built.byFleet.keys.sorted())", "mode": "\(mode)",
+                "revision": "\(revision ?? 0)",
+            ])
+    }
+
+    static func versions(of snapshot: Snapshot) -> [String: String] {
+        var versions: [String: String] = [:]
+        for type in ResourceType.allCases where !snapshot.resources(of: type).isEmpty {
+            versions[type.description] = snapshot.version(of: type)
+        }
+        return versions
+    }
+
+    /// Modules of the latest revisions, kept so that a rollback needs no fetch.
+    func recentRevisionModules() async -> Set<String> {
+        let revisions = (try? await state.revisions(limit: Self.revisionsKeptForRollback, before: nil)) ?? []
+        return Set(revisions.flatMap { $0.middleware.compactMap(\.resolvedSHA256) })
+    }
+
+    static let revisionsKeptForRollback = 10
 
     /// Module sets of the latest published generations. A module stays stored while any of them
     /// refers to it: an Envoy that NACKed a change still runs the previous one, and may need to
@@ -113,17 +262,33 @@ public actor Reconciler {
         LoadedModule.hex(SHA256.hash(data: data))
     }
 
-    func desiredState(_ config: QpilotConfig) async throws(ConfigError) -> DesiredState {
+    func desiredState(
+        _ config: QpilotConfig, _ entries: [QpilotConfig.MiddlewareEntry], secrets: [String: String]
+    ) async throws(ConfigError) -> DesiredState {
         let base = configURL.deletingLastPathComponent()
         var middleware: [Middleware] = []
-        for (index, entry) in config.middleware.enumerated() {
+        for (index, entry) in entries.enumerated() {
             let module: LoadedModule
             do {
-                let source = try ModuleSource(parsing: entry.source, relativeTo: base)
-                module = try await modules.module(source, sha256: entry.sha256, policy: entry.pullPolicy)
+                if let stored = entry.storedSHA256, entry.pullPolicy == .IfNotPresent, let bytes = store.get(stored) {
+                    module = try LoadedModule(bytes: bytes, origin: entry.source)
+                } else {
+                    let source = try ModuleSource(parsing: entry.source, relativeTo: base)
+                    // A stored revision names its exact module; `Always` follows the source instead.
+                    let pin = entry.pullPolicy == .IfNotPresent ? entry.sha256 ?? entry.storedSHA256 : entry.sha256
+                    module = try await modules.module(source, sha256: pin, policy: entry.pullPolicy)
+                }
             } catch {
                 let field = error.message.contains("sha256") && entry.sha256 != nil ? "sha256" : "source"
                 throw ConfigError(line: entry.line, field: "middleware[\(index)].\(field)", error.description)
+            }
+            let configuration: String
+            do {
+                configuration = try SecretReferences.resolve(entry.config, secrets: secrets)
+            } catch {
+                throw ConfigError(
+                    line: entry.line, field: "middleware[\(index)].config",
+                    "refers to secret '\(error.name)', which is not set; set it with `qctl secret set \(error.name) --from-file FILE`")
             }
             let delivery: Middleware.Delivery
             switch entry.delivery ?? config.delivery {
@@ -146,7 +311,7 @@ public actor Reconciler {
             }
             middleware.append(
                 Middleware(
-                    name: entry.name, sha256: module.sha256, delivery: delivery, configuration: entry.config,
+                    name: entry.name, sha256: module.sha256, delivery: delivery, configuration: configuration,
                     failurePolicy: entry.failurePolicy, phase: entry.phase, priority: entry.priority, fleets: entry.fleets))
         }
         let endpoint = settings.modulesPublicAddress ?? settings.modulesAddress

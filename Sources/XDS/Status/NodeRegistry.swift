@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Synchronization
 
@@ -9,6 +10,8 @@ public final class NodeRegistry: Sendable {
     private struct Entry {
         var stream: Int
         var status: NodeStatus
+        /// When the latest response of each type was sent, for the push-to-ACK histogram.
+        var sentAt: [String: ContinuousClock.Instant] = [:]
     }
 
     private let entries = Mutex([String: Entry]())
@@ -29,26 +32,45 @@ public final class NodeRegistry: Sendable {
 
     /// Applies what one request taught us.
     public func record(_ event: ProtocolEvent, nodeID: String, stream: Int) {
-        update(nodeID, stream) { status in
+        let now = ContinuousClock.now
+        var pushToAck: Duration?
+        updateEntry(nodeID, stream) { entry in
             switch event {
             case .ack(let type, let version):
-                status.acked[type.description] = version
-                if status.lastNack?.type == type.description { status.lastNack = nil }
+                let key = type.description
+                // Only the first ACK of the version just sent measures push to ACK; a repeat
+                // (a reconnect, a subscription change) would measure something else.
+                if entry.status.sent[key] == version, entry.status.acked[key] != version, let sentAt = entry.sentAt[key] {
+                    pushToAck = now - sentAt
+                }
+                entry.status.acked[key] = version
+                if entry.status.lastNack?.type == key { entry.status.lastNack = nil }
             case .nack(let type, let version, let message):
-                status.nacks[type.description, default: 0] += 1
-                status.lastNack = .init(type: type.description, version: version, message: message, at: Date())
+                entry.status.nacks[type.description, default: 0] += 1
+                entry.status.lastNack = .init(type: type.description, version: version, message: message, at: Date())
             case .staleNonce, .unknownType:
                 break
             }
+        }
+        switch event {
+        case .ack:
+            if let pushToAck { Timer(label: "qpilot_xds_push_to_ack_seconds").recordNanoseconds(pushToAck.nanoseconds) }
+        case .nack(let type, _, _):
+            Counter(label: "qpilot_xds_nacks_total", dimensions: [("type", type.description)]).increment()
+        case .staleNonce, .unknownType:
+            break
         }
     }
 
     /// Counts a response sent.
     public func recordSent(_ type: ResourceType, version: String, nodeID: String, stream: Int) {
-        update(nodeID, stream) { status in
-            status.sent[type.description] = version
-            status.responses[type.description, default: 0] += 1
+        let now = ContinuousClock.now
+        updateEntry(nodeID, stream) { entry in
+            entry.status.sent[type.description] = version
+            entry.status.responses[type.description, default: 0] += 1
+            entry.sentAt[type.description] = now
         }
+        Counter(label: "qpilot_xds_responses_total", dimensions: [("type", type.description)]).increment()
     }
 
     /// Marks the node's stream closed, unless a newer stream has replaced it.
@@ -67,10 +89,23 @@ public final class NodeRegistry: Sendable {
     }
 
     private func update(_ nodeID: String, _ stream: Int, _ body: (inout NodeStatus) -> Void) {
+        updateEntry(nodeID, stream) { body(&$0.status) }
+    }
+
+    private func updateEntry(_ nodeID: String, _ stream: Int, _ body: (inout Entry) -> Void) {
         entries.withLock { entries in
             guard var entry = entries[nodeID], entry.stream == stream else { return }
-            body(&entry.status)
+            body(&entry)
             entries[nodeID] = entry
         }
+    }
+}
+
+extension Duration {
+    /// The whole duration in nanoseconds, saturating.
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        let (product, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        return overflow ? .max : product + attoseconds / 1_000_000_000
     }
 }

@@ -20,13 +20,20 @@ final class QpilotHarness: @unchecked Sendable {
     private let task: Task<Void, any Error>
     private(set) var envoys: [EnvoyProcess] = []
 
-    /// - Parameter middleware: the `middleware:` section, as YAML lines (without the key).
     let modulesExtra: String
 
-    init(middleware: String, extra: String = "", modulesExtra: String = "") async throws {
+    /// - Parameters:
+    ///   - middleware: the `middleware:` section, as YAML lines (without the key); nil leaves the
+    ///     section out, so the store (the admin API) is the source of truth.
+    ///   - tokens: the admin tokens file's content; nil lets qpilot create one.
+    init(middleware: String?, extra: String = "", modulesExtra: String = "", tokens: String? = nil) async throws {
         self.modulesExtra = modulesExtra
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("qpilot-it-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        if let tokens {
+            try FileManager.default.createDirectory(at: directory.appendingPathComponent("data"), withIntermediateDirectories: true)
+            try tokens.write(to: directory.appendingPathComponent("data/admin-tokens"), atomically: true, encoding: .utf8)
+        }
         configURL = directory.appendingPathComponent("qpilot.yaml")
         xdsPort = try freePort()
         adminPort = try freePort()
@@ -50,7 +57,7 @@ final class QpilotHarness: @unchecked Sendable {
     }
 
     static func config(
-        xds: Int, admin: Int, modules: Int, egress: Int, extra: String, middleware: String, modulesExtra: String = ""
+        xds: Int, admin: Int, modules: Int, egress: Int, extra: String, middleware: String?, modulesExtra: String = ""
     ) -> String {
         """
         xds: { address: 127.0.0.1:\(xds) }
@@ -60,14 +67,37 @@ final class QpilotHarness: @unchecked Sendable {
         egress: { address: 127.0.0.1, port: \(egress) }
         callout: { accessLog: ./callout-access.log }
         \(extra)
-        middleware:
-        \(middleware)
+        \(middleware.map { "middleware:\n\($0)" } ?? "")
 
         """
     }
 
+    /// The admin API's address, for qctl and curl.
+    var adminURL: String { "http://127.0.0.1:\(adminPort)" }
+
+    /// The admin token qpilot created (or the first in the tokens file given).
+    var adminTokenFile: URL { directory.appendingPathComponent("data/admin-tokens") }
+
+    var adminToken: String {
+        let text = (try? String(contentsOf: adminTokenFile, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").first { !$0.hasPrefix("#") && !$0.isEmpty }.map { String($0.split(separator: " ")[0]) } ?? ""
+    }
+
+    /// qctl run as a binary against this qpilot.
+    func qctl(_ arguments: [String], timeout: TimeInterval = 60) throws -> QctlResult {
+        try runQctl(arguments + ["--server", adminURL, "--token-file", adminTokenFile.path], timeout: timeout)
+    }
+
+    /// A request to the admin API with the admin token (or `token`).
+    func api(_ method: String, _ path: String, body: String? = nil, token: String? = nil, headers: [String] = []) throws -> HTTPResult {
+        var arguments = ["-X", method, "-H", "Authorization: Bearer \(token ?? adminToken)"]
+        for header in headers { arguments += ["-H", header] }
+        if let body { arguments += ["-H", "Content-Type: application/json", "--data-binary", body] }
+        return try curl(arguments + ["\(adminURL)\(path)"])
+    }
+
     /// Rewrites qpilot.yaml's middleware section; the running qpilot notices by itself.
-    func rewrite(middleware: String, extra: String = "") throws {
+    func rewrite(middleware: String?, extra: String = "") throws {
         let text = Self.config(
             xds: xdsPort, admin: adminPort, modules: modulesPort, egress: egressPort, extra: extra, middleware: middleware,
             modulesExtra: modulesExtra)
@@ -105,8 +135,11 @@ final class QpilotHarness: @unchecked Sendable {
     func isInSync(_ nodeID: String, fleet: String = "default") -> Bool {
         guard let status = status(nodeID) else { return false }
         let snapshot = runtime.cache.snapshot(for: status.fleet)
+        // Every type the snapshot has resources of was ACKed (a chain with no middleware has no
+        // ECDS resource, and Envoy subscribes to none).
         return status.syncState(against: snapshot) == .inSync
-            && ResourceType.allCases.filter { $0 != .endpoint }.allSatisfy { status.acked[$0.description] != nil }
+            && ResourceType.allCases.filter { !(snapshot?.resources(of: $0).isEmpty ?? true) }
+                .allSatisfy { status.acked[$0.description] != nil }
     }
 
     /// Waits until the reconciler has published a generation newer than `after`.
@@ -142,12 +175,13 @@ func entry(
 
 /// Runs `body` against a fresh qpilot, and always stops it and its Envoys afterwards.
 func withHarness(
-    middleware: String, extra: String = "", modulesExtra: String = "", _ body: (QpilotHarness) async throws -> Void,
+    middleware: String?, extra: String = "", modulesExtra: String = "", tokens: String? = nil,
+    _ body: (QpilotHarness) async throws -> Void,
     catchingSetup: ((any Error) -> Void)? = nil
 ) async throws {
     let qpilot: QpilotHarness
     do {
-        qpilot = try await QpilotHarness(middleware: middleware, extra: extra, modulesExtra: modulesExtra)
+        qpilot = try await QpilotHarness(middleware: middleware, extra: extra, modulesExtra: modulesExtra, tokens: tokens)
     } catch {
         guard let catchingSetup else { throw error }
         catchingSetup(error)
