@@ -26,12 +26,6 @@ struct ModuleCheck: Encodable {
         return check
     }
 
-    var json: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return (try? String(decoding: encoder.encode(self), as: UTF8.self)) ?? "{}"
-    }
-
     /// One line when valid; every problem when not.
     var summary: String {
         guard valid, let report else {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Modules
 
+/// `qctl module`: local module checks that need no server.
 struct ModuleCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "module",
@@ -26,7 +27,7 @@ struct SourceOptions: ParsableArguments {
     @Option(help: "Seconds before one HTTP request gives up.")
     var timeout: Int = 60
 
-    @Option(help: "table or json.")
+    @Option(name: [.customShort("o"), .long], help: "table, json or yaml.")
     var output: OutputFormat = .table
 
     func validate() throws {
@@ -53,6 +54,7 @@ struct SourceOptions: ParsableArguments {
     }
 }
 
+/// `qctl module validate`.
 struct Validate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check a module against the Proxy-Wasm ABI, as Envoy would when it loads it.",
@@ -62,14 +64,12 @@ struct Validate: AsyncParsableCommand {
 
     func run() async throws {
         let outcome = await ModuleCheck.run(options)
-        switch options.output {
-        case .json: print(outcome.json)
-        case .table: print(outcome.summary)
-        }
+        print(try options.output.encode(outcome) ?? outcome.summary)
         if !outcome.valid { throw ExitCode(1) }
     }
 }
 
+/// `qctl module inspect`.
 struct Inspect: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print a module's report: ABI version, capabilities, imports, exports, size and sha256.")
@@ -78,10 +78,7 @@ struct Inspect: AsyncParsableCommand {
 
     func run() async throws {
         let outcome = await ModuleCheck.run(options)
-        switch options.output {
-        case .json: print(outcome.json)
-        case .table: print(outcome.details)
-        }
+        print(try options.output.encode(outcome) ?? outcome.details)
         if !outcome.valid { throw ExitCode(1) }
     }
 }

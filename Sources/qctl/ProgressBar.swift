@@ -1,7 +1,7 @@
 import Foundation
 import Synchronization
 
-/// A one-line download progress bar on standard error, shown only when it is a terminal.
+/// A one-line progress indicator on standard error, shown only when it is a terminal.
 final class ProgressBar: Sendable {
     let label: String
     let isEnabled: Bool
@@ -12,14 +12,8 @@ final class ProgressBar: Sendable {
         isEnabled = isatty(STDERR_FILENO) == 1
     }
 
+    /// A download's progress: a bar when the total is known, else the bytes so far.
     func update(_ received: Int, of total: Int?) {
-        let now = ContinuousClock.now
-        let draw = state.withLock { state -> Bool in
-            if let last = state.last, now - last < .milliseconds(100), total.map({ received < $0 }) ?? true { return false }
-            state = (true, now)
-            return true
-        }
-        guard draw else { return }
         let line: String
         if let total, total > 0 {
             let fraction = min(1, Double(received) / Double(total))
@@ -29,6 +23,19 @@ final class ProgressBar: Sendable {
         } else {
             line = "\(label) \(Self.megabytes(received))"
         }
+        draw(line, final: total.map { received >= $0 } ?? false)
+    }
+
+    /// Replaces the line; at most every 100 ms unless `final`, so that a fast loop does not flood the terminal.
+    func draw(_ line: String, final: Bool = false) {
+        guard isEnabled else { return }
+        let now = ContinuousClock.now
+        let draw = state.withLock { state -> Bool in
+            if let last = state.last, now - last < .milliseconds(100), !final { return false }
+            state = (true, now)
+            return true
+        }
+        guard draw else { return }
         FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
     }
 
