@@ -38,6 +38,19 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
         try await run(DeltaStream(), requests: request, writer: response)
     }
 
+    /// `envoy/1.40.0`: the user agent and its version. Envoy sends a structured build version
+    /// (`user_agent_build_version`); other clients may send a free-form string.
+    public static func version(of node: Envoy_Config_Core_V3_Node) -> String {
+        var version = ""
+        switch node.userAgentVersionType {
+        case .userAgentVersion(let text): version = text
+        case .userAgentBuildVersion(let build) where build.hasVersion:
+            version = "\(build.version.majorNumber).\(build.version.minorNumber).\(build.version.patch)"
+        default: break
+        }
+        return [node.userAgentName, version].filter { !$0.isEmpty }.joined(separator: "/")
+    }
+
     /// A node's fleet: `metadata["qpilot.fleet"]` when set, else `node.cluster`.
     public static func fleet(of node: Envoy_Config_Core_V3_Node) -> String {
         if let fleet = node.metadata.fields["qpilot.fleet"]?.stringValue, !fleet.isEmpty {
@@ -86,10 +99,8 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
                                 message: "the first request must carry a node with an id (set node.id in the bootstrap)")
                         }
                         let fleet = Self.fleet(of: node)
-                        let envoyVersion = [node.userAgentName, node.userAgentVersion].filter { !$0.isEmpty }
-                            .joined(separator: "/")
                         let stream = nodes.connect(
-                            nodeID: node.id, fleet: fleet, envoyVersion: envoyVersion, flavour: Flavour.name)
+                            nodeID: node.id, fleet: fleet, envoyVersion: Self.version(of: node), flavour: Flavour.name)
                         identity = (node.id, stream)
                         logger.info("node connected", metadata: ["node": "\(node.id)", "fleet": "\(fleet)", "protocol": "\(Flavour.name)"])
                         let snapshots = watcher.watch(fleet: fleet)

@@ -162,4 +162,19 @@ struct FleetSelectionTests {
         node.metadata = metadata
         #expect(AggregatedDiscoveryServer.fleet(of: node) == "c")
     }
+
+    @Test("version(of:) reads Envoy's structured build version, or a free-form one")
+    func version() {
+        var node = Self.node(cluster: "c", fleet: nil)
+        node.userAgentName = "envoy"
+        #expect(AggregatedDiscoveryServer.version(of: node) == "envoy")
+        var build = Envoy_Config_Core_V3_BuildVersion()
+        build.version.majorNumber = 1
+        build.version.minorNumber = 40
+        build.version.patch = 2
+        node.userAgentBuildVersion = build
+        #expect(AggregatedDiscoveryServer.version(of: node) == "envoy/1.40.2")
+        node.userAgentVersion = "abcd1234"
+        #expect(AggregatedDiscoveryServer.version(of: node) == "envoy/abcd1234")
+    }
 }
