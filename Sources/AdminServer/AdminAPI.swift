@@ -50,7 +50,7 @@ public enum AdminAPI {
             }
         }
         router.get("/v1/middleware/:name") { _, context -> Response in
-            let name = try context.parameters.require("name")
+            let name = try pathName(context)
             return try await respond {
                 let list = try await backend.middleware()
                 guard let spec = list.middleware.first(where: { $0.name == name }) else {
@@ -102,7 +102,7 @@ public enum AdminAPI {
 
     static func addWriteRoutes(_ router: Router<BasicRequestContext>, _ backend: any AdminBackend) {
         router.put("/v1/middleware/:name") { request, context -> Response in
-            let name = try context.parameters.require("name")
+            let name = try pathName(context)
             return try await respond {
                 var body = request
                 var spec = try await decode(MiddlewareSpec.self, from: &body)
@@ -124,14 +124,14 @@ public enum AdminAPI {
             }
         }
         router.delete("/v1/middleware/:name") { request, context -> Response in
-            let name = try context.parameters.require("name")
+            let name = try pathName(context)
             return try await respond {
                 try json(try await backend.write(.delete(name: name), expected: try expected(request), actor: actor(request)))
             }
         }
         for (verb, enabled) in [("enable", true), ("disable", false)] {
             router.post("/v1/middleware/:name/\(verb)") { request, context -> Response in
-                let name = try context.parameters.require("name")
+                let name = try pathName(context)
                 return try await respond {
                     try json(
                         try await backend.write(
@@ -166,7 +166,7 @@ public enum AdminAPI {
             try await respond { try json(try await backend.secrets()) }
         }
         router.put("/v1/secrets/:name") { request, context -> Response in
-            let name = try context.parameters.require("name")
+            let name = try pathName(context)
             return try await respond {
                 var body = request
                 let write = try await decode(SecretWrite.self, from: &body)
@@ -174,7 +174,7 @@ public enum AdminAPI {
             }
         }
         router.delete("/v1/secrets/:name") { request, context -> Response in
-            let name = try context.parameters.require("name")
+            let name = try pathName(context)
             return try await respond {
                 try await backend.deleteSecret(name: name, actor: actor(request))
                 return Response(status: .noContent)
@@ -209,7 +209,9 @@ public enum AdminAPI {
             let detail = context.underlyingError.map { "\($0)" } ?? context.debugDescription
             throw AdminError(400, "bad_request", "the body is not valid: \(place(context.codingPath))\(detail)")
         } catch let DecodingError.keyNotFound(key, context) {
-            throw AdminError(400, "bad_request", "the body is missing '\(key.stringValue)' \(place(context.codingPath, suffix: ""))")
+            throw AdminError(
+                400, "bad_request", ["the body is missing '\(key.stringValue)'", place(context.codingPath, suffix: "")].filter { !$0.isEmpty }
+                    .joined(separator: " "))
         } catch let DecodingError.typeMismatch(expected, context) {
             throw AdminError(400, "bad_request", "\(place(context.codingPath))expected \(describe(expected))")
         } catch let DecodingError.valueNotFound(expected, context) {
@@ -252,6 +254,13 @@ public enum AdminAPI {
             String($0.unicodeScalars.filter { $0.value >= 0x20 && $0.value < 0x7F }.prefix(64).map(Character.init))
         }
         return WriteActor(claimed: claimed, tokenFingerprint: fingerprint)
+    }
+
+    /// A `:name` path segment, percent-decoded (`bad%20name` is the name `bad name`, which the
+    /// name rules then refuse by its real spelling).
+    static func pathName(_ context: BasicRequestContext) throws -> String {
+        let raw = try context.parameters.require("name")
+        return raw.removingPercentEncoding ?? raw
     }
 
     static func revisionNumber(_ context: BasicRequestContext) throws -> Int {

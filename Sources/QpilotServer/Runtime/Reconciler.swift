@@ -63,6 +63,11 @@ public actor Reconciler {
         self.cache = cache
         self.logger = logger
         let dataDirectory = Self.resolve(settings.dataDir, against: configURL)
+        // The store and the secrets key live here: only qpilot's user may list or enter it.
+        if !FileManager.default.fileExists(atPath: dataDirectory.path) {
+            try FileManager.default.createDirectory(
+                at: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        }
         let store = try ModuleStore(dataDirectory: dataDirectory)
         self.store = store
         self.state = try state ?? SQLiteStateStore(directory: dataDirectory)
@@ -111,6 +116,9 @@ public actor Reconciler {
             var head: Revision?
             if mode == .store {
                 head = try await headRevision()
+                if head == nil, status.withLock({ $0.mode == .file && $0.published }), current.hasMiddlewareSection {
+                    head = try await importFileChain()
+                }
                 if let head {
                     for (index, spec) in head.middleware.enumerated() where spec.isEnabled {
                         do {
@@ -134,6 +142,21 @@ public actor Reconciler {
             status.withLock { $0.lastError = error.description }
             logger.error("config refused; the running config stays", metadata: ["file": "\(configURL.path)", "error": "\(error)"])
             return .failure(error)
+        }
+    }
+
+    /// qpilot.yaml lost its `middleware:` section while the store is empty: the chain the file
+    /// had becomes revision 1, so switching to the API does not leave Envoy without middleware.
+    func importFileChain() async throws(ConfigError) -> Revision {
+        do {
+            let revision = try await state.commit(
+                middleware: current.middleware.map(Self.spec), author: "qpilot", action: "import from qpilot.yaml", expected: 0)
+            logger.notice(
+                "qpilot.yaml has no middleware section now; its last chain is revision 1 of the store",
+                metadata: ["middleware": "\(revision.middleware.map(\.name))"])
+            return revision
+        } catch {
+            throw ConfigError(line: nil, field: "", "cannot import the file's middleware into the store: \(error)")
         }
     }
 

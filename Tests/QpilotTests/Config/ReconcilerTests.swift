@@ -3,6 +3,7 @@ import EnvoyAPI
 import Foundation
 import Logging
 import QpilotServer
+import Store
 import SwiftProtobuf
 import Testing
 import Translator
@@ -78,6 +79,30 @@ struct ReconcilerTests {
         let reconciler = try workspace.reconciler(cache: cache)
         try await reconciler.reload().get()
         return (workspace, cache, reconciler)
+    }
+
+    @Test("removing the middleware: section imports the file's chain as the store's revision 1; Envoy's config does not change")
+    func fileToStoreImport() async throws {
+        let (workspace, cache, reconciler) = try await Self.published()
+        defer { workspace.remove() }
+        let before = try #require(cache.snapshot(for: "edge")).version
+        #expect(try await reconciler.state.head() == nil)
+
+        let storeMode = Self.good.components(separatedBy: "middleware:")[0]
+        try workspace.writeConfig(storeMode)
+        try await reconciler.reload().get()
+
+        let head = try #require(try await reconciler.state.head())
+        #expect(head.number == 1)
+        #expect(head.action == "import from qpilot.yaml")
+        #expect(head.middleware.map(\.name) == ["stats", "auth"])
+        #expect(reconciler.currentStatus.mode == .store)
+        #expect(reconciler.currentStatus.middleware == ["auth", "stats"])
+        #expect(try #require(cache.snapshot(for: "edge")).version == before, "the same Envoy config, now from the store")
+
+        // A later reload does not import again.
+        try await reconciler.reload().get()
+        #expect(try await reconciler.state.revisions(limit: 10, before: nil).count == 1)
     }
 
     @Test("a good config is published, per fleet, and its modules are stored")
