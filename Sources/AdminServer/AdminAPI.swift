@@ -110,8 +110,10 @@ public enum AdminAPI {
                     throw AdminError(400, "invalid", "the body names '\(spec.name)' but the path names '\(name)'; make them agree")
                 }
                 spec.resolvedSHA256 = nil
+                // Only for the status code (201 or 200): the write itself decides under its lock.
+                let existed = try await backend.middleware().middleware.contains { $0.name == name }
                 let result = try await backend.write(.put(spec), expected: try expected(request), actor: actor(request))
-                return try json(result)
+                return try json(result, status: !existed && result.changed ? .created : .ok)
             }
         }
         router.post("/v1/middleware") { request, _ -> Response in

@@ -106,7 +106,7 @@ extension Reconciler {
         guard users.isEmpty else {
             throw AdminError(
                 409, "secret_in_use",
-                "middleware \(users.map { "'\($0)'" }.joined(separator: ", ")) refer to secret '\(name)'; change their config first",
+                "secret '\(name)' is used by middleware \(users.map { "'\($0)'" }.joined(separator: ", ")); change their config first",
                 details: ["middleware": users.joined(separator: ",")])
         }
         let removed = try await storeCall { try await self.state.deleteSecret(name: name) }

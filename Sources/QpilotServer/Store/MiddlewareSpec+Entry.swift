@@ -86,19 +86,8 @@ enum SecretReferences {
         let name: String
     }
 
+    /// The value as the inside of a JSON string (YAMLReader writes JSON strings the same way).
     static func jsonEscaped(_ value: String) -> String {
-        var output = ""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": output += "\\\""
-            case "\\": output += "\\\\"
-            case "\n": output += "\\n"
-            case "\r": output += "\\r"
-            case "\t": output += "\\t"
-            case _ where scalar.value < 0x20: output += String(format: "\\u%04x", scalar.value)
-            default: output.unicodeScalars.append(scalar)
-            }
-        }
-        return output
+        String(YAMLReader.quote(value).dropFirst().dropLast())
     }
 }
