@@ -47,6 +47,25 @@ extension Integration {
             }
         }
 
+        @Test("After a NACKed configuration and a rollback to a chain without the middleware, rolling back to the good one works")
+        func recoverAfterNack() async throws {
+            try await withHarness(middleware: nil) { qpilot in
+                try await qpilot.startEnvoy()
+                let module = Paths.wasm("add-header").path
+                let wait = ["--wait", "--timeout", "30s"]
+                #expect(try qpilot.qctl(["push", "greeter", module, "--config", "\"good\""] + wait).status == 0)  // 1
+                #expect(try qpilot.qctl(["push", "greeter", module, "--config", "\"reject-me\""] + wait).status == 2)  // 2
+                #expect(try qpilot.qctl(["disable", "greeter"] + wait).status == 0)  // 3
+                #expect(try qpilot.echoedHeaders(qpilot.proxied(), "x-qpilot-config") == [])
+                // The draining listener keeps Envoy's ECDS subscription alive with the refused config
+                // as its last one; the good config must reach it before the listener names it again.
+                let back = try qpilot.qctl(["rollback", "1"] + wait)
+                #expect(back.status == 0, "\(back)\n\(qpilot.logs)")
+                #expect(try qpilot.echoedHeaders(qpilot.proxied(), "x-qpilot-config") == ["good"])
+                try await eventually("the node in sync") { qpilot.isInSync("envoy-1") }
+            }
+        }
+
         @Test("Bad input gets a clear 4xx and changes nothing")
         func badInput() async throws {
             try await withHarness(middleware: nil) { qpilot in

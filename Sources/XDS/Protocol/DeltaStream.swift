@@ -102,7 +102,12 @@ public struct DeltaStream: Sendable {
     public mutating func update(_ snapshot: Snapshot) -> [Response] {
         self.snapshot = snapshot
         var responses: [Response] = []
-        for type in ResourceType.allCases {
+        let order = ResourceType.breakOrder { type in
+            // What the client holds of the type, that the snapshot no longer has.
+            guard let held = types[type]?.clientVersions.keys else { return false }
+            return !Set(held).isSubset(of: snapshot.resources(of: type).keys)
+        }
+        for type in order {
             if let response = respond(type) { responses.append(response) }
         }
         return responses

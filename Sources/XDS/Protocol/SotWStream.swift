@@ -107,9 +107,17 @@ public struct SotWStream: Sendable {
             if let parked = types[type]?.parkedVersion, parked != snapshot.version(of: type) {
                 types[type]?.parkedVersion = nil
             }
+        }
+        for type in ResourceType.breakOrder(dropping: { dropsSentResources($0, snapshot) }) {
             if let response = respond(type) { responses.append(response) }
         }
         return responses
+    }
+
+    /// Whether the snapshot lacks a resource this stream sent of that type.
+    private func dropsSentResources(_ type: ResourceType, _ snapshot: Snapshot) -> Bool {
+        guard let sent = types[type]?.sentNames, !sent.isEmpty else { return false }
+        return !sent.isSubset(of: snapshot.resources(of: type).keys)
     }
 
     private mutating func respond(_ type: ResourceType) -> Response? {

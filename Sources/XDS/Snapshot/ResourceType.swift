@@ -1,8 +1,4 @@
-/// The xDS resource types that qpilot serves, in make-before-break order.
-///
-/// Envoy must learn about a cluster before a route points at it, and about a listener before the
-/// ECDS filter configs its chain names, so responses for one snapshot go out in the order of
-/// `allCases`: CDS, EDS, LDS, RDS, then ECDS.
+/// The xDS resource types that qpilot serves. The order responses go out in is `sendOrder`.
 public enum ResourceType: Int, CaseIterable, Sendable, Comparable, CustomStringConvertible {
     case cluster
     case endpoint
@@ -45,4 +41,22 @@ public enum ResourceType: Int, CaseIterable, Sendable, Comparable, CustomStringC
     }
 
     public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+extension ResourceType {
+    /// Make before break: clusters before the routes that name them, and ECDS filter configs
+    /// before the listener whose chain names them. Envoy asks for an ECDS name only once a
+    /// listener names it, so for a new name this changes nothing; but a subscription outlives
+    /// its listener while that listener drains, and a new listener starts from the subscription's
+    /// last received config, even one Envoy NACKed. Sending the good config first means the new
+    /// listener never starts from a refused one.
+    static let sendOrder: [ResourceType] = [.cluster, .endpoint, .extensionConfig, .listener, .route]
+
+    /// `sendOrder`, except that a type that drops resources goes after every other type, in
+    /// reverse order: the listener stops naming a filter config before the config goes away
+    /// (Envoy would otherwise apply the default config to traffic still on that listener).
+    static func breakOrder(dropping: (ResourceType) -> Bool) -> [ResourceType] {
+        let drops = sendOrder.filter(dropping)
+        return sendOrder.filter { !drops.contains($0) } + drops.reversed()
+    }
 }

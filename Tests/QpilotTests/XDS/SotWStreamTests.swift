@@ -2,7 +2,7 @@ import EnvoyAPI
 import Foundation
 import SwiftProtobuf
 import Testing
-import XDS
+@testable import XDS
 
 @Suite("SotW stream")
 struct SotWStreamTests {
@@ -244,8 +244,24 @@ struct SotWStreamTests {
         _ = stream.receive(Fixtures.sotw(.cluster))
 
         let responses = stream.update(try Fixtures.snapshot())
-        #expect(responses.map(\.type) == [.cluster, .endpoint, .listener, .route, .extensionConfig])
+        #expect(responses.map(\.type) == [.cluster, .endpoint, .extensionConfig, .listener, .route])
         #expect(Set(responses.map(\.nonce)).count == 5, "every response has its own nonce")
+    }
+
+    @Test("a type that drops resources goes after the types that change, so references go before what they name")
+    func breakAfterMake() throws {
+        var stream = SotWStream()
+        _ = stream.receive(Fixtures.sotw(.cluster))
+        _ = stream.receive(Fixtures.sotw(.extensionConfig, names: ["ecds_a"]))
+        for response in stream.update(try Fixtures.snapshot()) {
+            _ = stream.receive(Fixtures.sotw(response.type, names: response.type == .cluster ? [] : ["ecds_a"],
+                                             version: response.version, nonce: response.nonce))
+        }
+        // gamma goes away (a drop) while ecds_a changes (no drop).
+        let responses = stream.update(try Fixtures.snapshot(clusters: ["alpha", "beta"], ecdsPayload: "v2"))
+        #expect(responses.map(\.type) == [.extensionConfig, .cluster])
+        #expect(ResourceType.breakOrder { _ in false } == [.cluster, .endpoint, .extensionConfig, .listener, .route])
+        #expect(ResourceType.breakOrder { $0 == .extensionConfig || $0 == .listener } == [.cluster, .endpoint, .route, .listener, .extensionConfig])
     }
 
     @Test("only the types whose version changed are resent")
