@@ -145,7 +145,11 @@ let package = Package(
         // The figures in docs/benchmarks.md; run in release mode.
         .executableTarget(
             name: "qpilot-bench",
-            dependencies: ["Modules", "Translator", "XDS", "QpilotServer"],
+            dependencies: [
+                "Modules", "Translator", "XDS", "QpilotServer", "EnvoyAPI",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+            ],
             path: "Benchmarks/QpilotBench",
             swiftSettings: strict
         ),

@@ -3,6 +3,7 @@
 //   .build-release/release/qpilot-bench [module.wasm]         validation and translation
 //   .build-release/release/qpilot-bench pull oci://127.0.0.1:PORT/repo:tag [runs]
 //                                                             (scripts/bench-pull sets up a registry)
+//   .build-release/release/qpilot-bench fanout --xds … --admin … (scripts/bench-fanout runs qpilot and it)
 import Foundation
 import Modules
 import QpilotServer
@@ -18,6 +19,17 @@ if arguments.first == "pull" {
         exit(2)
     }
     try await PullBenchmark.run(source: arguments[1], runs: runs)
+    print("load average: \(loadAverage())")
+    exit(0)
+}
+
+if arguments.first == "fanout" {
+    do {
+        try await FanoutBenchmark.run(Array(arguments.dropFirst()))
+    } catch {
+        print("fanout: \(error)")
+        exit(1)
+    }
     print("load average: \(loadAverage())")
     exit(0)
 }
