@@ -6,38 +6,14 @@ extension Integration {
     @Suite("qctl help, argument checks and context file")
     struct QctlHelpTests {
         /// One run's exit status and its two streams, kept apart so that tests can say where a message goes.
-        struct Run {
-            var status: Int32
-            var stdout: String
-            var stderr: String
-        }
+        typealias Run = QctlResult
 
         /// Runs qctl with only the environment given (plus PATH), so a developer's QCTL_* or config file cannot leak in.
         static func qctl(_ arguments: [String], environment: [String: String] = [:], stdin: String? = nil) throws -> Run {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: QctlTests.qctl)
-            process.arguments = arguments
             var base = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
             // An empty home: no ~/.config/qctl/config.yaml unless a test writes one.
             base["HOME"] = FileManager.default.temporaryDirectory.appendingPathComponent("qctl-no-home-\(UUID().uuidString)").path
-            process.environment = base.merging(environment) { $1 }
-            // stderr goes to a file so that a full pipe cannot block qctl while the test reads stdout.
-            let errorFile = FileManager.default.temporaryDirectory.appendingPathComponent("qctl-stderr-\(UUID().uuidString)")
-            FileManager.default.createFile(atPath: errorFile.path, contents: nil)
-            defer { try? FileManager.default.removeItem(at: errorFile) }
-            let out = Pipe()
-            let input = Pipe()
-            process.standardOutput = out
-            process.standardError = try FileHandle(forWritingTo: errorFile)
-            process.standardInput = input
-            try process.run()
-            if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-            try input.fileHandleForWriting.close()
-            let output = out.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return Run(
-                status: process.terminationStatus, stdout: String(decoding: output, as: UTF8.self),
-                stderr: (try? String(contentsOf: errorFile, encoding: .utf8)) ?? "")
+            return try runQctl(arguments, environment: base.merging(environment) { $1 }, inheritEnvironment: false, stdin: stdin)
         }
 
         static func temporaryDirectory() throws -> URL {

@@ -7,19 +7,10 @@ extension Integration {
     /// qctl run as a binary, as an operator would.
     @Suite("qctl module validate and inspect")
     struct QctlTests {
-        static let qctl = Paths.repository.appendingPathComponent(".build/debug/qctl").path
-
+        /// Both streams together: these tests look for a message, wherever qctl writes it.
         static func qctl(_ arguments: [String]) throws -> (status: Int32, output: String) {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: qctl)
-            process.arguments = arguments
-            let out = Pipe()
-            process.standardOutput = out
-            process.standardError = out
-            try process.run()
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+            let result = try runQctl(arguments)
+            return (result.status, result.stdout + result.stderr)
         }
 
         @Test("A valid module exits 0; inspect prints its report")

@@ -59,16 +59,10 @@ public struct QpilotRuntime: Sendable {
     }
 
     static func view(_ status: NodeStatus, _ snapshot: Snapshot?) -> NodeView {
-        var desired: [String: String] = [:]
-        if let snapshot {
-            for type in ResourceType.allCases where !snapshot.resources(of: type).isEmpty {
-                desired[type.description] = snapshot.version(of: type)
-            }
-        }
         return NodeView(
             nodeID: status.nodeID, fleet: status.fleet, envoyVersion: status.envoyVersion,
             protocolFlavour: status.protocolFlavour, connected: status.connected, connectedSince: status.connectedSince,
-            state: status.syncState(against: snapshot).rawValue, acked: status.acked, desired: desired,
+            state: status.syncState(against: snapshot).rawValue, acked: status.acked, desired: snapshot?.versionsOfNonEmptyTypes ?? [:],
             lastNack: status.lastNack.map { .init(type: $0.type, version: $0.version, message: $0.message, at: $0.at) })
     }
 

@@ -67,12 +67,7 @@ extension Reconciler {
         } catch {
             throw AdminError(500, "store", "cannot write the revision: \(error); nothing changed")
         }
-        do {
-            try await publish(built, config: current, mode: .store, revision: revision.number)
-        } catch {
-            // Checked in build(); reaching here means the cache itself refused.
-            throw AdminError(500, "publish", "revision \(revision.number) is stored but could not be published: \(error.message)")
-        }
+        await publish(built, config: current, mode: .store, revision: revision.number)
         logger.info("revision committed", metadata: ["revision": "\(revision.number)", "action": "\(action)", "author": "\(revision.author)"])
         return WriteResult(revision: revision.number, rollout: "/v1/rollouts/\(revision.number)", changed: true)
     }
@@ -87,7 +82,7 @@ extension Reconciler {
     func setSecretNow(name: String, value: String, actor: WriteActor) async throws(AdminError) -> SecretInfo {
         guard !value.isEmpty else { throw AdminError(400, "invalid", "a secret's value must not be empty") }
         try await storeCall(invalidAs: 400) { try await self.state.setSecret(name: name, value: value, author: actor.description) }
-        if try await referencedSecrets().contains(name) { await reloadNow() }
+        if try await !secretUsers(name).isEmpty { await reloadNow() }
         logger.info("secret set", metadata: ["name": "\(name)", "author": "\(actor)"])
         let secrets = try await storeCall { try await self.state.secrets() }
         guard let info = secrets.first(where: { $0.name == name }) else {
@@ -138,11 +133,6 @@ extension Reconciler {
     }
 
     // MARK: - Helpers
-
-    func referencedSecrets() async throws(AdminError) -> Set<String> {
-        let list = try await middleware()
-        return Set(list.middleware.flatMap { SecretReferences.names(in: $0.config?.moduleConfiguration ?? "") })
-    }
 
     func secretUsers(_ name: String) async throws(AdminError) -> [String] {
         let list = try await middleware()

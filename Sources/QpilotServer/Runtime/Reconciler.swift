@@ -136,7 +136,7 @@ public actor Reconciler {
                 let origin = mode == .file ? "" : "revision \(head?.number ?? 0): "
                 throw ConfigError(line: error.line, field: error.field, origin + error.message)
             }
-            try await publish(built, config: config, mode: mode, revision: head?.number)
+            await publish(built, config: config, mode: mode, revision: head?.number)
             return .success(())
         } catch {
             status.withLock { $0.lastError = error.description }
@@ -170,8 +170,8 @@ public actor Reconciler {
 
     /// Snapshots ready to publish, and what they were built from.
     struct Built: Sendable {
-        var byFleet: [String: Snapshot]
-        var fallback: Snapshot
+        /// Checked for consistency, so publishing cannot fail.
+        var snapshots: SnapshotCache.Checked
         var state: DesiredState
         /// Some middleware has `pullPolicy: Always`.
         var refresh: Bool
@@ -193,28 +193,22 @@ public actor Reconciler {
         let fallback = try snapshot(Translator.translate(state, fleet: nil))
         var byFleet: [String: Snapshot] = [:]
         for fleet in state.namedFleets { byFleet[fleet] = try snapshot(Translator.translate(state, fleet: fleet)) }
-        var problems: [String] = []
-        for (fleet, snapshot) in byFleet.sorted(by: { $0.key < $1.key }) {
-            problems += snapshot.consistencyProblems().map { "fleet \(fleet): \($0)" }
-        }
-        problems += fallback.consistencyProblems()
-        guard problems.isEmpty else {
-            throw ConfigError(line: nil, field: "", "the generated Envoy config is not consistent: \(problems.joined(separator: "; "))")
-        }
-        return Built(byFleet: byFleet, fallback: fallback, state: state, refresh: entries.contains { $0.pullPolicy == .Always })
-    }
-
-    /// Publishes built snapshots, and records what each fleet now receives.
-    func publish(_ built: Built, config: QpilotConfig, mode: Mode, revision: Int?) async throws(ConfigError) {
+        let snapshots: SnapshotCache.Checked
         do {
-            try cache.publish(byFleet: built.byFleet, fallback: built.fallback)
+            snapshots = try SnapshotCache.check(byFleet: byFleet, fallback: fallback)
         } catch {
             throw ConfigError(line: nil, field: "", "the generated Envoy config is not consistent: \(error)")
         }
+        return Built(snapshots: snapshots, state: state, refresh: entries.contains { $0.pullPolicy == .Always })
+    }
+
+    /// Publishes built (and so already checked) snapshots, and records what each fleet now receives.
+    func publish(_ built: Built, config: QpilotConfig, mode: Mode, revision: Int?) async {
+        cache.publish(built.snapshots)
         current = config
         needsRefresh = built.refresh
-        var versions: [String: [String: String]] = ["*": Self.versions(of: built.fallback)]
-        for (fleet, snapshot) in built.byFleet { versions[fleet] = Self.versions(of: snapshot) }
+        var versions: [String: [String: String]] = ["*": built.snapshots.fallback.versionsOfNonEmptyTypes]
+        for (fleet, snapshot) in built.snapshots.byFleet { versions[fleet] = snapshot.versionsOfNonEmptyTypes }
         let changed = Set(versions.keys).union(publishedVersions.keys).filter { versions[$0] != publishedVersions[$0] }
         publishedVersions = versions
         if let revision {
@@ -237,17 +231,9 @@ public actor Reconciler {
         logger.info(
             "config published",
             metadata: [
-                "middleware": "\(names.joined(separator: ","))", "fleets": "\(built.byFleet.keys.sorted())", "mode": "\(mode)",
+                "middleware": "\(names.joined(separator: ","))", "fleets": "\(built.snapshots.byFleet.keys.sorted())", "mode": "\(mode)",
                 "revision": "\(revision ?? 0)",
             ])
-    }
-
-    static func versions(of snapshot: Snapshot) -> [String: String] {
-        var versions: [String: String] = [:]
-        for type in ResourceType.allCases where !snapshot.resources(of: type).isEmpty {
-            versions[type.description] = snapshot.version(of: type)
-        }
-        return versions
     }
 
     /// Modules of the latest revisions, kept so that a rollback needs no fetch.

@@ -76,7 +76,7 @@ extension Reconciler {
         }
         let cache = self.cache
         return record.view(revision: revision, nodes: nodes) { fleet in
-            cache.snapshot(for: fleet).map(Reconciler.versions(of:)) ?? [:]
+            cache.snapshot(for: fleet)?.versionsOfNonEmptyTypes ?? [:]
         }
     }
 }

@@ -42,6 +42,14 @@ public struct Snapshot: Sendable {
 
     /// The resources of one type, by name.
     public func resources(of type: ResourceType) -> [String: Resource] { resources[type] ?? [:] }
+
+    /// The version of each type that has resources, keyed `CDS`, `LDS`, …: what a node holding this
+    /// snapshot has ACKed (Envoy never subscribes to a type with nothing in it).
+    public var versionsOfNonEmptyTypes: [String: String] {
+        var result: [String: String] = [:]
+        for type in ResourceType.allCases where !resources(of: type).isEmpty { result[type.description] = version(of: type) }
+        return result
+    }
 }
 
 /// Why a snapshot cannot be built or published.

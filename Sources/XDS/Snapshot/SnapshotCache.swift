@@ -32,20 +32,38 @@ public final class SnapshotCache: ConfigWatcher {
 
     public init() {}
 
-    /// Publishes a new set of snapshots after checking each for consistency. On any problem nothing
-    /// changes and the error lists every problem found.
+    /// A fleet's snapshots that passed the consistency check, ready to publish.
+    public struct Checked: Sendable {
+        public let byFleet: [String: Snapshot]
+        public let fallback: Snapshot
+    }
+
+    /// Checks every snapshot for consistency; on any problem the error lists every problem found.
+    /// Callers that must know before they commit to a change check first and publish the result.
     ///
     /// - Parameters:
     ///   - byFleet: snapshots for fleets that have their own config.
     ///   - fallback: the snapshot for every other fleet.
-    public func publish(byFleet: [String: Snapshot], fallback: Snapshot) throws {
+    public static func check(byFleet: [String: Snapshot], fallback: Snapshot) throws(SnapshotError) -> Checked {
         var problems: [String] = []
         for (fleet, snapshot) in byFleet.sorted(by: { $0.key < $1.key }) {
             problems += snapshot.consistencyProblems().map { "fleet \(fleet): \($0)" }
         }
         problems += fallback.consistencyProblems()
         guard problems.isEmpty else { throw SnapshotError.inconsistent(problems) }
+        return Checked(byFleet: byFleet, fallback: fallback)
+    }
 
+    /// Publishes a new set of snapshots after checking each for consistency. On any problem nothing
+    /// changes and the error lists every problem found.
+    public func publish(byFleet: [String: Snapshot], fallback: Snapshot) throws {
+        publish(try Self.check(byFleet: byFleet, fallback: fallback))
+    }
+
+    /// Publishes snapshots already checked.
+    public func publish(_ checked: Checked) {
+        let byFleet = checked.byFleet
+        let fallback = checked.fallback
         state.withLock { state in
             let before = state
             state.byFleet = byFleet

@@ -17,18 +17,31 @@ struct QctlResult: CustomStringConvertible {
 }
 
 /// Runs the built qctl binary, as an operator would, killing it after `timeout`.
-func runQctl(_ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 60) throws -> QctlResult {
-    try runQctlConcurrently([arguments], environment: environment, timeout: timeout)[0]
+///
+/// - Parameters:
+///   - environment: added to the test's own environment (less QCTL_*), or, when
+///     `inheritEnvironment` is false, the whole environment.
+///   - stdin: what qctl reads on standard input; nothing when nil.
+func runQctl(
+    _ arguments: [String], environment: [String: String] = [:], inheritEnvironment: Bool = true, stdin: String? = nil,
+    timeout: TimeInterval = 60
+) throws -> QctlResult {
+    try runQctlConcurrently(
+        [arguments], environment: environment, inheritEnvironment: inheritEnvironment, stdin: stdin, timeout: timeout)[0]
 }
 
 /// Starts one qctl process per argument list at once, then waits for all of them: separate
 /// processes racing, as separate operators would.
 func runQctlConcurrently(
-    _ runs: [[String]], environment: [String: String] = [:], timeout: TimeInterval = 60
+    _ runs: [[String]], environment: [String: String] = [:], inheritEnvironment: Bool = true, stdin: String? = nil,
+    timeout: TimeInterval = 60
 ) throws -> [QctlResult] {
-    var env = ProcessInfo.processInfo.environment
-    env["QCTL_SERVER"] = nil
-    env["QCTL_TOKEN"] = nil
+    var env: [String: String] = [:]
+    if inheritEnvironment {
+        env = ProcessInfo.processInfo.environment
+        env["QCTL_SERVER"] = nil
+        env["QCTL_TOKEN"] = nil
+    }
     for (key, value) in environment { env[key] = value }
     let directory = FileManager.default.temporaryDirectory
     var started: [(process: Process, out: URL, err: URL)] = []
@@ -50,8 +63,16 @@ func runQctlConcurrently(
         FileManager.default.createFile(atPath: errURL.path, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: outURL)
         process.standardError = try FileHandle(forWritingTo: errURL)
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        if let stdin {
+            let input = Pipe()
+            process.standardInput = input
+            try process.run()
+            input.fileHandleForWriting.write(Data(stdin.utf8))
+            try input.fileHandleForWriting.close()
+        } else {
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+        }
         started.append((process, outURL, errURL))
     }
     let deadline = Date().addingTimeInterval(timeout)

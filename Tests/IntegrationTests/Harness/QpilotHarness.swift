@@ -138,8 +138,7 @@ final class QpilotHarness: @unchecked Sendable {
         // Every type the snapshot has resources of was ACKed (a chain with no middleware has no
         // ECDS resource, and Envoy subscribes to none).
         return status.syncState(against: snapshot) == .inSync
-            && ResourceType.allCases.filter { !(snapshot?.resources(of: $0).isEmpty ?? true) }
-                .allSatisfy { status.acked[$0.description] != nil }
+            && (snapshot?.versionsOfNonEmptyTypes ?? [:]).keys.allSatisfy { status.acked[$0] != nil }
     }
 
     /// Waits until the reconciler has published a generation newer than `after`.
