@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
@@ -49,7 +50,7 @@ let package = Package(
         .target(
             name: "XDS",
             dependencies: [
-                "EnvoyAPI",
+                "EnvoyAPI", "QpilotAPI",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "Logging", package: "swift-log"),
@@ -61,7 +62,7 @@ let package = Package(
         // Desired state -> Envoy resources. Pure functions, no I/O.
         .target(
             name: "Translator",
-            dependencies: ["EnvoyAPI", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            dependencies: ["EnvoyAPI", "QpilotAPI", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             swiftSettings: strict
         ),
         // Module sources, validation and the content-addressed store.
@@ -96,6 +97,7 @@ let package = Package(
             dependencies: [
                 "Modules", "QpilotAPI",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -108,6 +110,7 @@ let package = Package(
             name: "QpilotServer",
             dependencies: [
                 "EnvoyAPI", "XDS", "Translator", "Modules", "AdminServer", "QpilotAPI", "Store",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -146,7 +149,7 @@ let package = Package(
         .executableTarget(
             name: "qpilot-bench",
             dependencies: [
-                "Modules", "Translator", "XDS", "QpilotServer", "EnvoyAPI",
+                "Modules", "Translator", "XDS", "QpilotServer", "EnvoyAPI", "QpilotAPI",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
             ],

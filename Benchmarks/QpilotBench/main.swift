@@ -6,6 +6,7 @@
 //   .build-release/release/qpilot-bench fanout --xds … --admin … (scripts/bench-fanout runs qpilot and it)
 import Foundation
 import Modules
+import QpilotAPI
 import QpilotServer
 import Translator
 import XDS
@@ -54,20 +55,18 @@ let middleware = (0..<1000).map { index in
     Middleware(
         name: "mw-\(index)", sha256: String(format: "%064x", index), delivery: .remote,
         configuration: #"{"index":\#(index)}"#, failurePolicy: index % 2 == 0 ? .closed : .open,
-        phase: Middleware.Phase.allCases[index % 3], priority: index % 17, fleets: ["fleet-\(index % 100)"])
+        phase: Phase.allCases[index % 3], priority: index % 17, fleets: ["fleet-\(index % 100)"])
 }
 let state = DesiredState(
     egress: .init(address: "127.0.0.1", port: 10000), callout: .init(),
     moduleEndpoint: .init(host: "127.0.0.1", port: 18002), middleware: middleware)
-let fleets = state.namedFleets.sorted()
+let fleets = state.fleetKeys
 let translate = measure(runs: 30) {
-    for fleet in fleets { _ = Translator.translate(state, fleet: fleet) }
-    _ = Translator.translate(state, fleet: nil)
+    for fleet in fleets { _ = Translator.translate(state, for: fleet) }
 }
 report("translate 1000 middleware, 100 fleets", translate)
 let encode = try measure(runs: 30) {
-    for fleet in fleets { _ = try SnapshotBuilder.snapshot(Translator.translate(state, fleet: fleet)) }
-    _ = try SnapshotBuilder.snapshot(Translator.translate(state, fleet: nil))
+    for fleet in fleets { _ = try SnapshotBuilder.snapshot(Translator.translate(state, for: fleet)) }
 }
 report("translate + encode snapshots (same)", encode)
 print("load average: \(loadAverage())")

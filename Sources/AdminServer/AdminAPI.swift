@@ -36,62 +36,54 @@ public enum AdminAPI {
         router.get("/v1/nodes/:id") { _, context -> Response in
             let id = try context.parameters.require("id")
             guard let node = backend.nodes().first(where: { $0.nodeID == id }) else {
-                return try error(AdminError(404, "not_found", "no node with id '\(id)' has connected"))
+                throw AdminError(.notFound, .notFound, "no node with id '\(id)' has connected")
             }
             return try json(node)
         }
         router.get("/v1/config") { _, _ -> Response in try json(backend.configStatus()) }
         router.get("/v1/middleware") { _, _ -> Response in
-            try await respond {
-                let list = try await backend.middleware()
-                var response = try json(list)
-                response.headers[.eTag] = "\"\(list.revision)\""
-                return response
-            }
+            let list = try await backend.middleware()
+            var response = try json(list)
+            response.headers[.eTag] = "\"\(list.revision)\""
+            return response
         }
         router.get("/v1/middleware/:name") { _, context -> Response in
             let name = try pathName(context)
-            return try await respond {
-                let list = try await backend.middleware()
-                guard let spec = list.middleware.first(where: { $0.name == name }) else {
-                    throw AdminError(404, "not_found", "no middleware named '\(name)'; `qctl get` lists them")
-                }
-                var response = try json(spec)
-                response.headers[.eTag] = "\"\(list.revision)\""
-                return response
+            let list = try await backend.middleware()
+            guard let spec = list.middleware.first(where: { $0.name == name }) else {
+                throw AdminError(.notFound, .notFound, "no middleware named '\(name)'; `qctl get` lists them")
             }
+            var response = try json(spec)
+            response.headers[.eTag] = "\"\(list.revision)\""
+            return response
         }
         router.get("/v1/revisions") { request, _ -> Response in
-            try await respond {
-                let limit = try request.uri.queryParameters["limit"].map { text throws(AdminError) -> Int in
-                    guard let value = Int(text), value > 0 else { throw AdminError(400, "invalid", "limit is a positive number") }
-                    return value
-                } ?? 50
-                return try json(try await backend.revisions(limit: min(limit, 1000)))
-            }
+            let limit = try request.uri.queryParameters["limit"].map { text throws(AdminError) -> Int in
+                guard let value = Int(text), value > 0 else { throw .invalid("limit is a positive number") }
+                return value
+            } ?? 50
+            return try json(try await backend.revisions(limit: min(limit, 1000)))
         }
         router.get("/v1/revisions/:n") { _, context -> Response in
-            try await respond { try json(try await backend.revision(try revisionNumber(context))) }
+            try json(try await backend.revision(try revisionNumber(context)))
         }
         router.get("/v1/rollouts/:n") { _, context -> Response in
-            try await respond { try json(try await backend.rollout(try revisionNumber(context))) }
+            try json(try await backend.rollout(try revisionNumber(context)))
         }
         router.get("/v1/bootstrap") { request, _ -> Response in
-            try await respond {
-                let query = request.uri.queryParameters
-                guard let node = query["node"].map(String.init) else {
-                    throw AdminError(400, "invalid", "say which Envoy: ?node=<node id>[&fleet=<fleet>]")
-                }
-                let adminPort = try query["adminPort"].map { text throws(AdminError) -> Int in
-                    guard let port = Int(text) else { throw AdminError(400, "invalid", "adminPort is a port number") }
-                    return port
-                } ?? 9901
-                let yaml = try backend.bootstrap(
-                    nodeID: node, fleet: query["fleet"].map(String.init) ?? "default", delta: query["delta"] == "true",
-                    adminPort: adminPort)
-                return Response(
-                    status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: yaml)))
+            let query = request.uri.queryParameters
+            guard let node = query["node"].map(String.init) else {
+                throw AdminError.invalid("say which Envoy: ?node=<node id>[&fleet=<fleet>]")
             }
+            let adminPort = try query["adminPort"].map { text throws(AdminError) -> Int in
+                guard let port = Int(text) else { throw .invalid("adminPort is a port number") }
+                return port
+            } ?? 9901
+            let yaml = try backend.bootstrap(
+                nodeID: node, fleet: query["fleet"].map(String.init) ?? "default", delta: query["delta"] == "true",
+                adminPort: adminPort)
+            return Response(
+                status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: yaml)))
         }
         router.get("/metrics") { _, _ -> Response in
             Response(
@@ -103,97 +95,68 @@ public enum AdminAPI {
     static func addWriteRoutes(_ router: Router<BasicRequestContext>, _ backend: any AdminBackend) {
         router.put("/v1/middleware/:name") { request, context -> Response in
             let name = try pathName(context)
-            return try await respond {
-                var body = request
-                var spec = try await decode(MiddlewareSpec.self, from: &body)
-                guard spec.name == name else {
-                    throw AdminError(400, "invalid", "the body names '\(spec.name)' but the path names '\(name)'; make them agree")
-                }
-                spec.resolvedSHA256 = nil
-                // Only for the status code (201 or 200): the write itself decides under its lock.
-                let existed = try await backend.middleware().middleware.contains { $0.name == name }
-                let result = try await backend.write(.put(spec), expected: try expected(request), actor: actor(request))
-                return try json(result, status: !existed && result.changed ? .created : .ok)
+            var body = request
+            var spec = try await decode(MiddlewareSpec.self, from: &body)
+            guard spec.name == name else {
+                throw AdminError.invalid("the body names '\(spec.name)' but the path names '\(name)'; make them agree")
             }
+            spec.resolvedSHA256 = nil
+            let outcome = try await backend.write(.put(spec), expected: try expected(request), actor: actor(request))
+            return try json(outcome.result, status: outcome.created ? .created : .ok)
         }
         router.post("/v1/middleware") { request, _ -> Response in
-            try await respond {
-                var body = request
-                var spec = try await decode(MiddlewareSpec.self, from: &body)
-                spec.resolvedSHA256 = nil
-                let result = try await backend.write(.create(spec), expected: try expected(request), actor: actor(request))
-                return try json(result, status: .created)
-            }
+            var body = request
+            var spec = try await decode(MiddlewareSpec.self, from: &body)
+            spec.resolvedSHA256 = nil
+            let outcome = try await backend.write(.create(spec), expected: try expected(request), actor: actor(request))
+            return try json(outcome.result, status: .created)
         }
         router.delete("/v1/middleware/:name") { request, context -> Response in
             let name = try pathName(context)
-            return try await respond {
-                try json(try await backend.write(.delete(name: name), expected: try expected(request), actor: actor(request)))
-            }
+            return try json(try await backend.write(.delete(name: name), expected: try expected(request), actor: actor(request)).result)
         }
         for (verb, enabled) in [("enable", true), ("disable", false)] {
             router.post("/v1/middleware/:name/\(verb)") { request, context -> Response in
                 let name = try pathName(context)
-                return try await respond {
-                    try json(
-                        try await backend.write(
-                            .setEnabled(name: name, enabled: enabled), expected: try expected(request), actor: actor(request)))
-                }
+                return try json(
+                    try await backend.write(
+                        .setEnabled(name: name, enabled: enabled), expected: try expected(request), actor: actor(request)).result)
             }
         }
         router.post("/v1/apply") { request, _ -> Response in
-            try await respond {
-                var body = request
-                var document = try await decode(ApplyDocument.self, from: &body)
-                for index in document.middleware.indices { document.middleware[index].resolvedSHA256 = nil }
-                return try json(try await backend.write(.apply(document.middleware), expected: try expected(request), actor: actor(request)))
-            }
+            var body = request
+            var document = try await decode(ApplyDocument.self, from: &body)
+            for index in document.middleware.indices { document.middleware[index].resolvedSHA256 = nil }
+            return try json(try await backend.write(.apply(document.middleware), expected: try expected(request), actor: actor(request)).result)
         }
         router.post("/v1/revisions/:n/rollback") { request, context -> Response in
-            try await respond {
-                let number = try revisionNumber(context)
-                return try json(try await backend.write(.rollback(to: number), expected: try expected(request), actor: actor(request)))
-            }
+            let number = try revisionNumber(context)
+            return try json(try await backend.write(.rollback(to: number), expected: try expected(request), actor: actor(request)).result)
         }
         router.post("/v1/modules/validate") { request, _ -> Response in
-            try await respond {
-                var body = request
-                return try json(try await backend.validate(try await decode(ValidateRequest.self, from: &body)))
-            }
+            var body = request
+            return try json(try await backend.validate(try await decode(ValidateRequest.self, from: &body)))
         }
     }
 
     static func addSecretRoutes(_ router: Router<BasicRequestContext>, _ backend: any AdminBackend) {
         router.get("/v1/secrets") { _, _ -> Response in
-            try await respond { try json(try await backend.secrets()) }
+            try json(try await backend.secrets())
         }
         router.put("/v1/secrets/:name") { request, context -> Response in
             let name = try pathName(context)
-            return try await respond {
-                var body = request
-                let write = try await decode(SecretWrite.self, from: &body)
-                return try json(try await backend.setSecret(name: name, value: write.value, actor: actor(request)))
-            }
+            var body = request
+            let write = try await decode(SecretWrite.self, from: &body)
+            return try json(try await backend.setSecret(name: name, value: write.value, actor: actor(request)))
         }
         router.delete("/v1/secrets/:name") { request, context -> Response in
             let name = try pathName(context)
-            return try await respond {
-                try await backend.deleteSecret(name: name, actor: actor(request))
-                return Response(status: .noContent)
-            }
+            try await backend.deleteSecret(name: name, actor: actor(request))
+            return Response(status: .noContent)
         }
     }
 
     // MARK: - Helpers
-
-    /// Runs a handler and turns an AdminError into its JSON answer.
-    static func respond(_ body: () async throws -> Response) async throws -> Response {
-        do {
-            return try await body()
-        } catch let failure as AdminError {
-            return try error(failure)
-        }
-    }
 
     /// Reads a JSON body of at most `maxBodyBytes` into `T`, with a message that names the
     /// problem (a malformed document, a missing or unknown field).
@@ -202,24 +165,28 @@ public enum AdminAPI {
         do {
             buffer = try await request.collectBody(upTo: maxBodyBytes)
         } catch {
-            throw AdminError(413, "too_large", "the request body is larger than \(maxBodyBytes) bytes")
+            throw AdminError(.contentTooLarge, .tooLarge, "the request body is larger than \(maxBodyBytes) bytes")
         }
-        guard buffer.readableBytes > 0 else { throw AdminError(400, "bad_request", "this request needs a JSON body") }
+        guard buffer.readableBytes > 0 else { throw AdminError.badRequest("this request needs a JSON body") }
         do {
             return try APIJSON.decoder().decode(T.self, from: Data(buffer.readableBytesView))
         } catch let DecodingError.dataCorrupted(context) {
+            // A well-formed document with a value outside a vocabulary breaks a rule, like a bad name.
+            if let unknown = context.underlyingError as? UnknownValue {
+                throw AdminError.invalid("\(place(context.codingPath))\(unknown)")
+            }
             let detail = context.underlyingError.map { "\($0)" } ?? context.debugDescription
-            throw AdminError(400, "bad_request", "the body is not valid: \(place(context.codingPath))\(detail)")
+            throw AdminError.badRequest("the body is not valid: \(place(context.codingPath))\(detail)")
         } catch let DecodingError.keyNotFound(key, context) {
-            throw AdminError(
-                400, "bad_request", ["the body is missing '\(key.stringValue)'", place(context.codingPath, suffix: "")].filter { !$0.isEmpty }
+            throw AdminError.badRequest(
+                ["the body is missing '\(key.stringValue)'", place(context.codingPath, suffix: "")].filter { !$0.isEmpty }
                     .joined(separator: " "))
         } catch let DecodingError.typeMismatch(expected, context) {
-            throw AdminError(400, "bad_request", "\(place(context.codingPath))expected \(describe(expected))")
+            throw AdminError.badRequest("\(place(context.codingPath))expected \(describe(expected))")
         } catch let DecodingError.valueNotFound(expected, context) {
-            throw AdminError(400, "bad_request", "\(place(context.codingPath))expected \(describe(expected)), got null")
+            throw AdminError.badRequest("\(place(context.codingPath))expected \(describe(expected)), got null")
         } catch {
-            throw AdminError(400, "bad_request", "the body is not valid JSON: \(error)")
+            throw AdminError.badRequest("the body is not valid JSON: \(error)")
         }
     }
 
@@ -243,7 +210,7 @@ public enum AdminAPI {
         guard let header = request.headers[.ifMatch] else { return nil }
         let text = header.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
         guard let value = Int(text), value >= 0 else {
-            throw AdminError(400, "invalid", "If-Match takes a revision number, such as \"7\" (from `qctl get` or an ETag)")
+            throw AdminError.invalid("If-Match takes a revision number, such as \"7\" (from `qctl get` or an ETag)")
         }
         return value
     }
@@ -268,7 +235,7 @@ public enum AdminAPI {
     static func revisionNumber(_ context: BasicRequestContext) throws -> Int {
         let text = try context.parameters.require("n")
         guard let number = Int(text), number > 0 else {
-            throw AdminError(400, "invalid", "'\(text)' is not a revision number; `qctl history` lists them")
+            throw AdminError.invalid("'\(text)' is not a revision number; `qctl history` lists them")
         }
         return number
     }
@@ -280,13 +247,7 @@ public enum AdminAPI {
     }
 
     static func error(_ failure: AdminError) throws -> Response {
-        try json(
-            APIErrorBody(code: failure.code, message: failure.message, details: failure.details),
-            status: HTTPResponse.Status(code: failure.status))
-    }
-
-    static func error(_ status: HTTPResponse.Status, _ code: String, _ message: String) throws -> Response {
-        try json(APIErrorBody(code: code, message: message), status: status)
+        try json(failure.body, status: failure.status)
     }
 }
 
@@ -299,12 +260,12 @@ struct BearerAuth<Context: RequestContext>: RouterMiddleware {
             let role = tokens.role(of: String(header.dropFirst("Bearer ".count)))
         else {
             var response = try AdminAPI.error(
-                .unauthorized, "unauthorized", "send 'Authorization: Bearer <token>' with a token from qpilot's tokens file")
+                AdminError(.unauthorized, .unauthorized, "send 'Authorization: Bearer <token>' with a token from qpilot's tokens file"))
             response.headers[.wwwAuthenticate] = "Bearer realm=\"qpilot\""
             return response
         }
         if request.method != .get, request.method != .head, role < .admin {
-            return try AdminAPI.error(.forbidden, "forbidden", "this token may only read; writes need an admin token")
+            return try AdminAPI.error(AdminError(.forbidden, .forbidden, "this token may only read; writes need an admin token"))
         }
         return try await next(request, context)
     }

@@ -5,12 +5,12 @@ import Foundation
 /// Every error body: `{code, message, details}`.
 public struct APIErrorBody: Codable, Sendable, Equatable {
     /// A stable, machine-readable code such as `unauthorized` or `not_found`.
-    public var code: String
+    public var code: APIErrorCode
     /// What happened and what to do, for a person.
     public var message: String
     public var details: [String: String]?
 
-    public init(code: String, message: String, details: [String: String]? = nil) {
+    public init(code: APIErrorCode, message: String, details: [String: String]? = nil) {
         self.code = code
         self.message = message
         self.details = details
@@ -20,11 +20,11 @@ public struct APIErrorBody: Codable, Sendable, Equatable {
 /// One Envoy node as `GET /v1/nodes` reports it.
 public struct NodeView: Codable, Sendable, Equatable {
     public struct Nack: Codable, Sendable, Equatable {
-        public var type: String
+        public var type: ConfigType
         public var version: String
         public var message: String
         public var at: Date
-        public init(type: String, version: String, message: String, at: Date) {
+        public init(type: ConfigType, version: String, message: String, at: Date) {
             self.type = type
             self.version = version
             self.message = message
@@ -39,17 +39,16 @@ public struct NodeView: Codable, Sendable, Equatable {
     public var protocolFlavour: String
     public var connected: Bool
     public var connectedSince: Date
-    /// `in-sync`, `pending` or `nacked`.
-    public var state: String
-    /// Last ACKed version per type (`CDS`, `LDS`, `RDS`, `ECDS`).
-    public var acked: [String: String]
+    public var state: SyncState
+    /// Last ACKed version per type.
+    public var acked: ConfigVersions
     /// The versions the node should hold, per type.
-    public var desired: [String: String]
+    public var desired: ConfigVersions
     public var lastNack: Nack?
 
     public init(
         nodeID: String, fleet: String, envoyVersion: String, protocolFlavour: String, connected: Bool, connectedSince: Date,
-        state: String, acked: [String: String], desired: [String: String], lastNack: Nack?
+        state: SyncState, acked: ConfigVersions, desired: ConfigVersions, lastNack: Nack?
     ) {
         self.nodeID = nodeID
         self.fleet = fleet
@@ -62,6 +61,15 @@ public struct NodeView: Codable, Sendable, Equatable {
         self.desired = desired
         self.lastNack = lastNack
     }
+}
+
+/// Whether a node holds what its fleet should hold now.
+public enum SyncState: String, Vocabulary {
+    case inSync = "in-sync"
+    case pending
+    case nacked
+
+    public init(from decoder: any Decoder) throws { self = try Self.decode(from: decoder) }
 }
 
 /// `GET /v1/nodes`.

@@ -12,30 +12,28 @@ public struct MiddlewareSpec: Codable, Sendable, Equatable {
     public var source: String
     /// A pin: the module's sha256 (64 hex digits, optionally after `sha256:`).
     public var sha256: String?
-    /// `IfNotPresent` or `Always`.
-    public var pullPolicy: String?
+    public var pullPolicy: PullPolicy?
     /// What the module's `proxy_on_configure` receives: a string as written, anything else as
     /// JSON. A string `${secret:NAME}` anywhere in it is replaced by that secret's value when
     /// qpilot builds Envoy's config; the API never returns the value.
     public var config: JSONValue?
-    /// `closed` (requests are refused when the module cannot run) or `open`.
-    public var failurePolicy: String?
-    /// `authn`, `authz` or `stats`.
-    public var phase: String?
+    public var failurePolicy: FailurePolicy?
+    /// Where it runs; within a phase, the higher priority runs first.
+    public var phase: Phase?
     public var priority: Int?
     /// The fleets it applies to; absent means every fleet.
     public var fleets: [String]?
-    /// `inline`, `file` or `remote`; absent means the server's `delivery`.
-    public var delivery: String?
+    /// Absent means the server's `delivery`.
+    public var delivery: Delivery?
     /// A disabled middleware stays in the store but is not sent to Envoy.
     public var enabled: Bool?
     /// Set by qpilot: the sha256 of the module it validated for this entry. Ignored on writes.
     public var resolvedSHA256: String?
 
     public init(
-        name: String, source: String, sha256: String? = nil, pullPolicy: String? = nil, config: JSONValue? = nil,
-        failurePolicy: String? = nil, phase: String? = nil, priority: Int? = nil, fleets: [String]? = nil,
-        delivery: String? = nil, enabled: Bool? = nil, resolvedSHA256: String? = nil
+        name: String, source: String, sha256: String? = nil, pullPolicy: PullPolicy? = nil, config: JSONValue? = nil,
+        failurePolicy: FailurePolicy? = nil, phase: Phase? = nil, priority: Int? = nil, fleets: [String]? = nil,
+        delivery: Delivery? = nil, enabled: Bool? = nil, resolvedSHA256: String? = nil
     ) {
         self.name = name
         self.source = source
@@ -64,13 +62,13 @@ public struct MiddlewareSpec: Codable, Sendable, Equatable {
         name = try container.decode(String.self, forKey: .name)
         source = try container.decode(String.self, forKey: .source)
         sha256 = try container.decodeIfPresent(String.self, forKey: .sha256)
-        pullPolicy = try container.decodeIfPresent(String.self, forKey: .pullPolicy)
+        pullPolicy = try container.decodeIfPresent(PullPolicy.self, forKey: .pullPolicy)
         config = try container.decodeIfPresent(JSONValue.self, forKey: .config)
-        failurePolicy = try container.decodeIfPresent(String.self, forKey: .failurePolicy)
-        phase = try container.decodeIfPresent(String.self, forKey: .phase)
+        failurePolicy = try container.decodeIfPresent(FailurePolicy.self, forKey: .failurePolicy)
+        phase = try container.decodeIfPresent(Phase.self, forKey: .phase)
         priority = try container.decodeIfPresent(Int.self, forKey: .priority)
         fleets = try container.decodeIfPresent([String].self, forKey: .fleets)
-        delivery = try container.decodeIfPresent(String.self, forKey: .delivery)
+        delivery = try container.decodeIfPresent(Delivery.self, forKey: .delivery)
         enabled = try container.decodeIfPresent(Bool.self, forKey: .enabled)
         resolvedSHA256 = try container.decodeIfPresent(String.self, forKey: .resolvedSHA256)
     }
@@ -78,17 +76,26 @@ public struct MiddlewareSpec: Codable, Sendable, Equatable {
 
 /// `GET /v1/middleware`: the chain at the head revision.
 public struct MiddlewareList: Codable, Sendable, Equatable {
-    /// `store` (the API writes) or `file` (qpilot.yaml has a `middleware:` section; writes get 409).
-    public var mode: String
+    public var mode: ChainMode
     /// The head revision; 0 before the first write. Send it back as `If-Match` to write safely.
     public var revision: Int
     public var middleware: [MiddlewareSpec]
 
-    public init(mode: String, revision: Int, middleware: [MiddlewareSpec]) {
+    public init(mode: ChainMode, revision: Int, middleware: [MiddlewareSpec]) {
         self.mode = mode
         self.revision = revision
         self.middleware = middleware
     }
+}
+
+/// Where the chain comes from.
+public enum ChainMode: String, Vocabulary {
+    /// qpilot.yaml has a `middleware:` section and is the source of truth; API writes get 409.
+    case file
+    /// The store's head revision, written through the admin API.
+    case store
+
+    public init(from decoder: any Decoder) throws { self = try Self.decode(from: decoder) }
 }
 
 /// `POST /v1/apply`: a whole desired chain, written as one revision.

@@ -6,12 +6,11 @@ public struct RolloutView: Codable, Sendable, Equatable {
     public struct NodeProgress: Codable, Sendable, Equatable {
         public var nodeID: String
         public var fleet: String
-        /// `acked`, `nacked` or `pending`.
-        public var state: String
+        public var state: NodeRolloutState
         /// Envoy's own message, for a NACK.
         public var message: String?
 
-        public init(nodeID: String, fleet: String, state: String, message: String? = nil) {
+        public init(nodeID: String, fleet: String, state: NodeRolloutState, message: String? = nil) {
             self.nodeID = nodeID
             self.fleet = fleet
             self.state = state
@@ -20,13 +19,10 @@ public struct RolloutView: Codable, Sendable, Equatable {
     }
 
     public var revision: Int
-    /// `complete` (every connected node of the changed fleets ACKed; also when none is connected),
-    /// `failed` (some node NACKed), `in-progress`, or `superseded` (a later revision replaced it
-    /// before every node took it).
-    public var state: String
+    public var state: RolloutState
     /// The fleets whose Envoy config this revision changed; `*` stands for nodes whose fleet has
     /// no middleware of its own.
-    public var fleets: [String]
+    public var fleets: [FleetKey]
     public var nodes: [NodeProgress]
     public var acked: Int
     public var nacked: Int
@@ -35,7 +31,7 @@ public struct RolloutView: Codable, Sendable, Equatable {
     public var publishedAt: Date
 
     public init(
-        revision: Int, state: String, fleets: [String], nodes: [NodeProgress], acked: Int, nacked: Int, pending: Int,
+        revision: Int, state: RolloutState, fleets: [FleetKey], nodes: [NodeProgress], acked: Int, nacked: Int, pending: Int,
         publishedAt: Date
     ) {
         self.revision = revision
@@ -47,4 +43,27 @@ public struct RolloutView: Codable, Sendable, Equatable {
         self.pending = pending
         self.publishedAt = publishedAt
     }
+}
+
+/// Where a revision's rollout stands.
+public enum RolloutState: String, Vocabulary {
+    /// Every connected node of the changed fleets ACKed (also when none is connected).
+    case complete
+    /// Some node NACKed.
+    case failed
+    case inProgress = "in-progress"
+    /// A later revision replaced it before every node took it.
+    case superseded
+
+    public init(from decoder: any Decoder) throws { self = try Self.decode(from: decoder) }
+
+    /// Nothing more will change: the rollout completed, failed or was replaced.
+    public var isFinal: Bool { self != .inProgress }
+}
+
+/// One node's progress on a revision.
+public enum NodeRolloutState: String, Vocabulary {
+    case acked, nacked, pending
+
+    public init(from decoder: any Decoder) throws { self = try Self.decode(from: decoder) }
 }

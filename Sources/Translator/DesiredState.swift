@@ -1,4 +1,5 @@
 import Foundation
+import QpilotAPI
 
 /// What the operator wants, independent of where it came from (qpilot.yaml, or later the store).
 public struct DesiredState: Sendable, Equatable {
@@ -48,9 +49,10 @@ public struct DesiredState: Sendable, Equatable {
         }
     }
 
-    /// All fleets that some middleware names explicitly.
-    public var namedFleets: Set<String> {
-        Set(middleware.flatMap { $0.fleets ?? [] })
+    /// Every fleet key that gets a config of its own: each fleet some middleware names, and
+    /// every other fleet.
+    public var fleetKeys: [FleetKey] {
+        Set(middleware.flatMap { $0.fleets ?? [] }).sorted().map(FleetKey.named) + [.everyOther]
     }
 }
 
@@ -65,23 +67,6 @@ public struct Middleware: Sendable, Equatable {
         /// Fetched by Envoy over HTTP from qpilot's module endpoint. Envoy ACKs before the module
         /// loads, so a failing module is not reported.
         case remote
-    }
-
-    /// What Envoy does when the module cannot run.
-    public enum FailurePolicy: String, Sendable, Equatable, CaseIterable {
-        /// Requests are refused.
-        case closed
-        /// Requests pass without this middleware.
-        case open
-    }
-
-    /// Where in the chain a middleware belongs; then by priority, highest first.
-    public enum Phase: String, Sendable, Equatable, CaseIterable, Comparable {
-        case authn, authz, stats
-
-        public static func < (lhs: Self, rhs: Self) -> Bool {
-            allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
-        }
     }
 
     public var name: String
@@ -110,10 +95,10 @@ public struct Middleware: Sendable, Equatable {
         self.fleets = fleets
     }
 
-    /// True when this middleware applies to `fleet`; a nil fleet means "a fleet no middleware names".
-    public func applies(to fleet: String?) -> Bool {
+    /// True when this middleware applies to the nodes of `fleet`.
+    public func applies(to fleet: FleetKey) -> Bool {
         guard let fleets else { return true }
-        guard let fleet else { return false }
-        return fleets.contains(fleet)
+        guard let name = fleet.name else { return false }
+        return fleets.contains(name)
     }
 }

@@ -1,4 +1,5 @@
 import EnvoyAPI
+import QpilotAPI
 import SwiftProtobuf
 
 extension Translator {
@@ -18,7 +19,7 @@ extension Translator {
 
     /// RBAC with rules but no policy matches nothing, so it denies every request (403). RBAC with
     /// no rules enforces nothing, so it is a no-op.
-    static func defaultConfig(_ policy: Middleware.FailurePolicy) -> RBACFilter {
+    static func defaultConfig(_ policy: FailurePolicy) -> RBACFilter {
         var rbac = RBACFilter()
         if policy == .closed {
             var rules = Envoy_Config_Rbac_V3_RBAC()

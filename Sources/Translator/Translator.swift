@@ -1,12 +1,13 @@
 import EnvoyAPI
 import Foundation
+import QpilotAPI
 import SwiftProtobuf
 
 /// Turns desired state into the Envoy resources of one fleet. Pure: no I/O, no clocks, no
 /// randomness, so equal input gives byte-equal output.
 public enum Translator {
-    /// The resources for `fleet`; nil means "a fleet that no middleware names explicitly".
-    public static func translate(_ state: DesiredState, fleet: String?) -> EnvoyResources {
+    /// The resources for the nodes of `fleet`.
+    public static func translate(_ state: DesiredState, for fleet: FleetKey) -> EnvoyResources {
         let chain = orderedChain(state.middleware.filter { $0.applies(to: fleet) })
         var resources = EnvoyResources()
         resources.clusters = [forwardProxyCluster(), calloutCluster(), moduleCluster(state.moduleEndpoint)]
@@ -23,9 +24,11 @@ public enum Translator {
     /// descending, then name, so the order never depends on input order.
     public static func orderedChain(_ middleware: [Middleware]) -> [Middleware] {
         middleware.sorted { lhs, rhs in
-            let lp = lhs.phase.map { Middleware.Phase.allCases.firstIndex(of: $0)! } ?? Middleware.Phase.allCases.count
-            let rp = rhs.phase.map { Middleware.Phase.allCases.firstIndex(of: $0)! } ?? Middleware.Phase.allCases.count
-            if lp != rp { return lp < rp }
+            if lhs.phase != rhs.phase {
+                guard let left = lhs.phase else { return false }
+                guard let right = rhs.phase else { return true }
+                return left < right
+            }
             if lhs.priority != rhs.priority { return lhs.priority > rhs.priority }
             return lhs.name < rhs.name
         }

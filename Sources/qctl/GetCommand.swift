@@ -44,7 +44,7 @@ struct GetCommand: AsyncParsableCommand {
                     [
                         spec.name, spec.source, digest(spec).map { String($0.prefix(12)) } ?? "-",
                         spec.fleets.map { $0.joined(separator: ",") } ?? "*",
-                        "\(spec.phase ?? "-")/\(spec.priority ?? 0)", spec.isEnabled ? "yes" : "no",
+                        "\(spec.phase?.rawValue ?? "-")/\(spec.priority ?? 0)", spec.isEnabled ? "yes" : "no",
                     ]
                 })
     }
@@ -52,7 +52,7 @@ struct GetCommand: AsyncParsableCommand {
     /// The digest qpilot validated, else the pin; without a `sha256:` prefix so that 12 characters say something.
     static func digest(_ spec: MiddlewareSpec) -> String? {
         guard let value = spec.resolvedSHA256 ?? spec.sha256 else { return nil }
-        return value.lowercased().hasPrefix("sha256:") ? String(value.dropFirst(7)) : value
+        return MiddlewareRules.normalizedSHA256(value) ?? value
     }
 
     static func details(_ spec: MiddlewareSpec) -> String {
@@ -61,12 +61,12 @@ struct GetCommand: AsyncParsableCommand {
             ("source", spec.source),
             ("sha256", spec.sha256 ?? "-"),
             ("resolved sha256", spec.resolvedSHA256 ?? "-"),
-            ("pull policy", spec.pullPolicy ?? "IfNotPresent"),
-            ("failure policy", spec.failurePolicy ?? "closed"),
-            ("phase", spec.phase ?? "-"),
+            ("pull policy", (spec.pullPolicy ?? .ifNotPresent).rawValue),
+            ("failure policy", (spec.failurePolicy ?? .closed).rawValue),
+            ("phase", spec.phase?.rawValue ?? "-"),
             ("priority", "\(spec.priority ?? 0)"),
             ("fleets", spec.fleets.map { $0.joined(separator: ", ") } ?? "* (every fleet)"),
-            ("delivery", spec.delivery ?? "server default"),
+            ("delivery", spec.delivery?.rawValue ?? "server default"),
             ("enabled", spec.isEnabled ? "yes" : "no"),
             ("config", spec.config.map(\.moduleConfiguration) ?? ""),
         ])

@@ -87,14 +87,14 @@ struct RolloutCommand: AsyncParsableCommand {
     static func table(_ view: RolloutView) -> String {
         var text = Table.fields([
             ("revision", "\(view.revision)"),
-            ("state", view.state),
-            ("fleets", view.fleets.joined(separator: ", ")),
+            ("state", view.state.rawValue),
+            ("fleets", view.fleets.map(\.description).joined(separator: ", ")),
             ("published", Table.date(view.publishedAt)),
             ("nodes", "\(view.acked) acked, \(view.nacked) nacked, \(view.pending) pending"),
         ])
         if !view.nodes.isEmpty {
             text += "\n\n" + Table.render(
-                ["NODE", "FLEET", "STATE", "MESSAGE"], view.nodes.map { [$0.nodeID, $0.fleet, $0.state, $0.message ?? ""] })
+                ["NODE", "FLEET", "STATE", "MESSAGE"], view.nodes.map { [$0.nodeID, $0.fleet, $0.state.rawValue, $0.message ?? ""] })
         }
         return text
     }

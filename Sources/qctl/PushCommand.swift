@@ -4,26 +4,11 @@ import Modules
 import NIOHTTP1
 import QpilotAPI
 
-/// `--fail open|closed`.
-enum FailurePolicy: String, ExpressibleByArgument, CaseIterable {
-    case open, closed
-}
-
-/// `--phase`: where in the filter chain the middleware runs.
-enum Phase: String, ExpressibleByArgument, CaseIterable {
-    case authn, authz, stats
-}
-
-/// `--pull-policy`.
-enum PullPolicy: String, ExpressibleByArgument, CaseIterable {
-    case ifNotPresent = "IfNotPresent"
-    case always = "Always"
-}
-
-/// `--delivery`: how Envoy gets the module's bytes.
-enum Delivery: String, ExpressibleByArgument, CaseIterable {
-    case inline, file, remote
-}
+// The vocabularies are QpilotAPI's own, so qctl offers exactly what the server accepts.
+extension FailurePolicy: ExpressibleByArgument {}
+extension Phase: ExpressibleByArgument {}
+extension PullPolicy: ExpressibleByArgument {}
+extension Delivery: ExpressibleByArgument {}
 
 /// `qctl push`: create or replace one middleware.
 struct PushCommand: AsyncParsableCommand {
@@ -66,7 +51,7 @@ struct PushCommand: AsyncParsableCommand {
     @Option(help: "The phase it runs in: authn, authz or stats.")
     var phase: Phase?
 
-    @Option(help: "Order within its phase (lower runs first).")
+    @Option(help: "Order within its phase: the higher priority runs first. A negative value needs '=': --priority=-3.")
     var priority: Int?
 
     @Option(name: .customLong("fleet"), help: "A fleet it applies to; repeat for several. Default: every fleet.")
@@ -95,13 +80,10 @@ struct PushCommand: AsyncParsableCommand {
         try MiddlewareName.check(name)
         if configFile != nil, config != nil { throw ValidationError("pass --config-file or --config, not both") }
         if let config { _ = try Self.inlineConfig(config) }
-        if let sha256 {
-            let hex = sha256.lowercased().hasPrefix("sha256:") ? String(sha256.dropFirst(7)) : sha256
-            guard hex.count == 64, hex.allSatisfy(\.isHexDigit) else {
-                throw ValidationError("--sha256 must be 64 hex digits, optionally after sha256:")
-            }
+        if let sha256, MiddlewareRules.normalizedSHA256(sha256) == nil {
+            throw ValidationError("--sha256: \(MiddlewareRules.sha256Problem)")
         }
-        if fleets.contains(where: { $0.isEmpty }) { throw ValidationError("--fleet must not be empty") }
+        if !fleets.isEmpty, let problem = MiddlewareRules.fleetsProblem(fleets) { throw ValidationError("--fleet: \(problem)") }
         if dryRun, write.wait.wait || createOnly || write.ifMatch != nil {
             throw ValidationError("--dry-run writes nothing, so --wait, --create-only and --if-match do not apply")
         }
@@ -136,9 +118,9 @@ struct PushCommand: AsyncParsableCommand {
             value = try ConfigValue.parse(text, origin: configFile)
         }
         return MiddlewareSpec(
-            name: name, source: resolvedSource, sha256: sha256, pullPolicy: pullPolicy?.rawValue, config: value,
-            failurePolicy: failurePolicy?.rawValue, phase: phase?.rawValue, priority: priority,
-            fleets: fleets.isEmpty ? nil : fleets, delivery: delivery?.rawValue)
+            name: name, source: resolvedSource, sha256: sha256, pullPolicy: pullPolicy, config: value,
+            failurePolicy: failurePolicy, phase: phase, priority: priority, fleets: fleets.isEmpty ? nil : fleets,
+            delivery: delivery)
     }
 
     func run() async throws {
@@ -160,14 +142,10 @@ struct PushCommand: AsyncParsableCommand {
     }
 }
 
-/// The middleware names qpilot accepts (the same rule as qpilot.yaml), checked before any request.
+/// The middleware names qpilot accepts (the rule of qpilot.yaml and the API), checked before any request.
 enum MiddlewareName {
     static func check(_ name: String) throws(ValidationError) {
-        guard !name.isEmpty, name.count <= 63,
-            name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
-        else {
-            throw ValidationError("a middleware name is 1-63 letters, digits, '-' or '_'; got '\(name)'")
-        }
+        if let problem = MiddlewareRules.nameProblem(name) { throw ValidationError(problem) }
     }
 }
 

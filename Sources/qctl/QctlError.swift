@@ -34,7 +34,7 @@ struct APIError: Error {
     let status: Int
     let body: APIErrorBody?
 
-    var code: String { body?.code ?? "http_\(status)" }
+    var code: APIErrorCode { body?.code ?? APIErrorCode(rawValue: "http_\(status)") }
 
     /// The stderr form: `error: <message> (<code>)`, the details, and what to do next when qctl knows.
     var qctlError: QctlError {
@@ -44,16 +44,16 @@ struct APIError: Error {
     }
 
     private var hint: String? {
-        switch (status, code) {
-        case (409, "stale_revision"):
+        switch code {
+        case .staleRevision:
             "someone changed the chain since you read it: re-read it with `qctl get`, then retry with --if-match <its revision>"
-        case (409, "file_mode"):
+        case .fileMode:
             "qpilot.yaml has a `middleware:` section, so the chain is managed there; edit that file, or remove the section to manage middleware with qctl"
-        case (409, "duplicate"):
+        case .duplicate:
             "it exists already: replace it with `qctl push` without --create-only"
-        case (401, _):
+        case .unauthorized:
             "check --token-file, $QCTL_TOKEN or tokenFile: in \(ContextFile.location()); qpilot's tokens file is <dataDir>/admin-tokens"
-        case (422, "missing_secret"):
+        case .missingSecret:
             "create the secret first with `qctl secret set <name> --from-file <file>`"
         default:
             nil

@@ -20,13 +20,13 @@ struct RolloutWatcher {
                 last = view
                 bar.draw(Self.progress(view))
                 switch view.state {
-                case "complete":
+                case .complete:
                     return view
-                case "failed":
+                case .failed:
                     throw failed(view)
-                case "superseded":
+                case .superseded:
                     throw try await superseded(view)
-                default:
+                case .inProgress:
                     break
                 }
             }
@@ -51,7 +51,7 @@ struct RolloutWatcher {
     }
 
     private func failed(_ view: RolloutView) -> QctlError {
-        let nacked = view.nodes.filter { $0.state == "nacked" }
+        let nacked = view.nodes.filter { $0.state == .nacked }
         return QctlError(
             "rollout \(revision) failed: \(nacked.count) node\(nacked.count == 1 ? "" : "s") NACKed it",
             details: nacked.map { "\($0.nodeID) (fleet \($0.fleet)): \($0.message ?? "no message")" },
@@ -76,7 +76,7 @@ struct RolloutWatcher {
                 "rollout \(revision) did not appear within \(timeout): qpilot has not published the revision",
                 exit: .timeout)
         }
-        let pending = view.nodes.filter { $0.state == "pending" }
+        let pending = view.nodes.filter { $0.state == .pending }
         return QctlError(
             "rollout \(revision) timed out after \(timeout): \(view.pending) node\(view.pending == 1 ? "" : "s") pending",
             details: pending.map { "\($0.nodeID) (fleet \($0.fleet))" },

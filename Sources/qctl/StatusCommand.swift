@@ -20,7 +20,7 @@ struct StatusCommand: AsyncParsableCommand {
         let path = "/v1/nodes" + (fleet.map { "?fleet=\(Connection.query($0))" } ?? "")
         let list = try await connection.connect().get(path, as: NodeList.self)
         try output.print(list) { Self.table(list.nodes) }
-        if list.nodes.contains(where: { $0.connected && $0.state != "in-sync" }) { throw ExitCode(1) }
+        if list.nodes.contains(where: { $0.connected && $0.state != .inSync }) { throw ExitCode(1) }
     }
 
     static func table(_ nodes: [NodeView]) -> String {
@@ -30,7 +30,7 @@ struct StatusCommand: AsyncParsableCommand {
             nodes.map { node in
                 [
                     node.nodeID, node.fleet, node.envoyVersion.isEmpty ? "-" : node.envoyVersion, node.protocolFlavour,
-                    Table.date(node.connectedSince), node.connected ? node.state : "disconnected",
+                    Table.date(node.connectedSince), node.connected ? node.state.rawValue : "disconnected",
                     node.lastNack.map { "\($0.type): \($0.message)" } ?? "",
                 ]
             })

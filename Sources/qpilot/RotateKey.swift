@@ -29,25 +29,22 @@ struct RotateKey: AsyncParsableCommand {
 
     func run() async throws {
         let url = URL(fileURLWithPath: config).standardizedFileURL
-        let settings: QpilotConfig
+        let settings: ServerSettings
         do {
-            guard let data = FileManager.default.contents(atPath: url.path) else {
-                throw ValidationError("cannot read \(url.path)")
-            }
-            settings = try QpilotConfig.parse(String(decoding: data, as: UTF8.self))
+            settings = try QpilotConfig.load(url).config.server
         } catch {
             FileHandle.standardError.write(Data("qpilot: \(config): \(error)\n".utf8))
             throw ExitCode(2)
         }
         // A running qpilot keeps sealing with the old key, and would then refuse to start.
-        if !force, Self.isListening(settings.adminAddress) {
+        if !force, Self.isListening(settings.admin.address) {
             FileHandle.standardError.write(
                 Data(
-                    "qpilot: something answers on admin.address \(settings.adminAddress); stop qpilot first (or pass --force if that is not qpilot on this dataDir)\n"
+                    "qpilot: something answers on admin.address \(settings.admin.address); stop qpilot first (or pass --force if that is not qpilot on this dataDir)\n"
                         .utf8))
             throw ExitCode(1)
         }
-        let directory = Reconciler.resolve(settings.dataDir, against: url)
+        let directory = settings.dataDir
         // Opening would create an empty store; a mistyped dataDir should say so instead.
         guard FileManager.default.fileExists(atPath: SQLiteStateStore.databaseURL(in: directory).path) else {
             FileHandle.standardError.write(Data("qpilot: no state database in \(directory.path); check dataDir in \(config)\n".utf8))

@@ -12,7 +12,7 @@ extension Integration {
                 try await qpilot.startEnvoy()
                 let api = "http://127.0.0.1:\(qpilot.adminPort)"
                 // A tokens file was created with one admin token, readable only by its owner.
-                let tokens = qpilot.runtime.tokensFile
+                let tokens = qpilot.runtime.config.server.admin.tokensFile
                 let mode = try FileManager.default.attributesOfItem(atPath: tokens.path)[.posixPermissions] as? Int
                 #expect(mode == 0o600)
 
@@ -34,9 +34,9 @@ extension Integration {
                 #expect(nacked.status == 1)
                 let list = try APIJSON.decoder().decode(NodeList.self, from: Data(nacked.output.utf8))
                 let node = try #require(list.nodes.first)
-                #expect(node.state == "nacked")
+                #expect(node.state == .nacked)
                 #expect(node.lastNack?.message.contains("Unable to create Wasm plugin") == true)
-                #expect(node.acked["ECDS"] != node.desired["ECDS"])
+                #expect(node.acked[.middleware] != node.desired[.middleware])
 
                 let other = try QctlTests.qctl(["status", "--server", api, "--token-file", tokens.path, "--fleet", "nobody"])
                 #expect(other.output.contains("no nodes"))

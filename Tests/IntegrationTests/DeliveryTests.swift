@@ -29,7 +29,7 @@ extension Integration {
                 middleware: "  - name: go-headers\n    source: \(module.path)\n    failurePolicy: open") { qpilot in
             try await qpilot.startEnvoy()
             let status = try #require(qpilot.status("envoy-1"))
-            #expect(status.acked["ECDS"] == qpilot.runtime.cache.snapshot(for: "default")?.version(of: .extensionConfig))
+            #expect(status.acked[.extensionConfig] == qpilot.runtime.cache.snapshot(for: "default")?.version(of: .extensionConfig))
             #expect(status.lastNack == nil)
             #expect(try qpilot.proxied().status == 200)
             }
@@ -77,7 +77,7 @@ extension Integration {
         @Test("Modules no longer referenced by recent generations are removed from the store")
         func garbageCollection() async throws {
             try await withHarness(middleware: entry("first", module: "add-header", config: "a")) { qpilot in
-                let store = qpilot.runtime.reconciler.store
+                let store = qpilot.runtime.moduleStore
                 let first = try #require(store.all().first)
                 // A reload that changes no module is not a new generation for the store.
                 var generation = qpilot.generation

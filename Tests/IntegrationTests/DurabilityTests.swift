@@ -44,7 +44,7 @@ extension Integration {
             // Envoy reconnects, is in sync, and holds exactly what it held.
             try await eventually("Envoy to reconnect and be in sync", timeout: .seconds(30)) {
                 let status = try qpilot.qctl(["status", "--output", "json"])
-                return (try? status.json(NodeList.self))?.nodes.first.map { $0.connected && $0.state == "in-sync" } ?? false
+                return (try? status.json(NodeList.self))?.nodes.first.map { $0.connected && $0.state == .inSync } ?? false
             }
             #expect(Self.versions(try envoy.configDump()) == before)
             #expect(try qpilot.proxied().body.contains("key=\(value)"))

@@ -32,7 +32,7 @@ extension Integration {
             let snapshot = try #require(qpilot.runtime.cache.snapshot(for: "default"))
             #expect(status.protocolFlavour == (delta ? "delta" : "sotw"))
             for type in [ResourceType.cluster, .listener, .route, .extensionConfig] {
-                #expect(status.acked[type.description] == snapshot.version(of: type), "\(type)")
+                #expect(status.acked[type] == snapshot.version(of: type), "\(type)")
             }
             #expect(status.lastNack == nil)
             #expect(try envoy.stat("http.qpilot_egress.downstream_rq_total").map { $0 >= 3 } == true)

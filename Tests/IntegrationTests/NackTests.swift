@@ -1,4 +1,5 @@
 import Foundation
+import QpilotAPI
 import QpilotServer
 import Testing
 import XDS
@@ -15,7 +16,7 @@ extension Integration {
                 extra: "delivery: inline") { qpilot in
             let envoy = try await qpilot.startEnvoy()
             #expect(try qpilot.echoedHeaders(qpilot.proxied(), "x-qpilot-config") == ["good"])
-            let ecdsBefore = try #require(qpilot.status("envoy-1")?.acked["ECDS"])
+            let ecdsBefore = try #require(qpilot.status("envoy-1")?.acked[.extensionConfig])
 
             // add-header's proxy_on_configure returns false when its configuration says "reject".
             let generation = qpilot.generation
@@ -25,19 +26,19 @@ extension Integration {
 
             let status = try #require(qpilot.status("envoy-1"))
             let nack = try #require(status.lastNack)
-            #expect(nack.type == "ECDS")
+            #expect(nack.type == .extensionConfig)
             #expect(nack.message.contains("Unable to create Wasm plugin"), "\(nack.message)")
             #expect(status.syncState(against: qpilot.runtime.cache.snapshot(for: "default")) == .nacked)
-            #expect(status.acked["ECDS"] == ecdsBefore, "the ACKed version is still the previous one")
+            #expect(status.acked[.extensionConfig] == ecdsBefore, "the ACKed version is still the previous one")
 
             // Envoy keeps serving the previous middleware.
             #expect(try qpilot.echoedHeaders(qpilot.proxied(), "x-qpilot-config") == ["good"])
 
             // qpilot does not resend the rejected version: the count of ECDS responses stays put.
-            let responses = try #require(qpilot.status("envoy-1")?.responses["ECDS"])
+            let responses = try #require(qpilot.status("envoy-1")?.responses[.extensionConfig])
             try await Task.sleep(for: .seconds(3))
-            #expect(qpilot.status("envoy-1")?.responses["ECDS"] == responses)
-            #expect(qpilot.status("envoy-1")?.nacks["ECDS"] == 1)
+            #expect(qpilot.status("envoy-1")?.responses[.extensionConfig] == responses)
+            #expect(qpilot.status("envoy-1")?.nacks[.extensionConfig] == 1)
             #expect(try envoy.stat("http.qpilot_egress.downstream_rq_total") != nil)
 
             // A fixed config is sent, ACKed, and clears the NACK.

@@ -51,7 +51,7 @@ extension Integration {
                 try await qpilot.startEnvoy()
                 #expect(try qpilot.echoedHeaders(qpilot.proxied(), "x-qpilot-config") == ["moving"])
                 let firstSHA = try LoadedModule(bytes: first, origin: "test").sha256
-                #expect(qpilot.runtime.reconciler.store.all().contains(firstSHA))
+                #expect(qpilot.runtime.moduleStore.all().contains(firstSHA))
 
                 // The tag moves: qpilot notices on its own and Envoy ACKs the new module.
                 let second = try OCITests.module(variant: "two")
@@ -62,14 +62,14 @@ extension Integration {
                     qpilot.runtime.cache.snapshot(for: "default")?.version(of: .extensionConfig) != before
                         && qpilot.isInSync("envoy-1")
                 }
-                #expect(qpilot.runtime.reconciler.store.all().contains(secondSHA))
+                #expect(qpilot.runtime.moduleStore.all().contains(secondSHA))
                 let rolledOut = qpilot.runtime.cache.snapshot(for: "default")?.version
 
                 // An outage: reconciles fail quietly and the last good module keeps serving.
                 registry.stopServer()
                 let generation = qpilot.generation
                 try await qpilot.waitForGeneration(after: generation + 1)
-                #expect(qpilot.runtime.reconciler.currentStatus.lastError == nil)
+                #expect(qpilot.runtime.writer.status.lastError == nil)
                 #expect(qpilot.runtime.cache.snapshot(for: "default")?.version == rolledOut)
                 #expect(try qpilot.echoedHeaders(qpilot.proxied(), "x-qpilot-config") == ["moving"])
 
@@ -97,8 +97,8 @@ extension Integration {
 
                 let wrong = String(repeating: "ab", count: 32)
                 try qpilot.rewrite(middleware: "  - name: pinned\n    source: \(source)\n    sha256: \(wrong)\n    config: changed")
-                try await eventually("qpilot to refuse the file") { qpilot.runtime.reconciler.currentStatus.lastError != nil }
-                let error = try #require(qpilot.runtime.reconciler.currentStatus.lastError)
+                try await eventually("qpilot to refuse the file") { qpilot.runtime.writer.status.lastError != nil }
+                let error = try #require(qpilot.runtime.writer.status.lastError)
                 #expect(error.contains("middleware[0].sha256"), "\(error)")
                 #expect(error.contains(wrong), "\(error)")
                 #expect(qpilot.runtime.cache.snapshot(for: "default")?.version == before)

@@ -44,7 +44,7 @@ extension Integration {
         @Test("A module served over HTTP by qpilot's own module endpoint validates, and a wrong sha256 fails")
         func overHTTP() async throws {
             try await withHarness(middleware: entry("greeter", config: "x")) { qpilot in
-                let digest = try #require(qpilot.runtime.reconciler.store.all().first)
+                let digest = try #require(qpilot.runtime.moduleStore.all().first)
                 let url = "http://127.0.0.1:\(qpilot.modulesPort)/modules/sha256/\(digest)"
                 #expect(try Self.qctl(["module", "validate", url, "--sha256", digest]).status == 0)
                 let wrong = try Self.qctl(["module", "validate", url, "--sha256", String(repeating: "1", count: 64)])

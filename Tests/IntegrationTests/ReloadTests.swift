@@ -46,8 +46,8 @@ extension Integration {
             try await eventually("node in sync with the latest versions") { qpilot.isInSync("envoy-1") }
             let status = try #require(qpilot.status("envoy-1"))
             let snapshot = try #require(qpilot.runtime.cache.snapshot(for: "default"))
-            #expect(status.acked["LDS"] == snapshot.version(of: .listener))
-            #expect(status.acked["ECDS"] == snapshot.version(of: .extensionConfig))
+            #expect(status.acked[.listener] == snapshot.version(of: .listener))
+            #expect(status.acked[.extensionConfig] == snapshot.version(of: .extensionConfig))
             // No restart: the same process served every step.
             #expect(envoy.child.process.isRunning && envoy.child.process.processIdentifier == pid)
             }
@@ -68,8 +68,8 @@ extension Integration {
             let before = qpilot.runtime.cache.snapshot(for: "default")?.version
 
             try qpilot.rewrite(middleware: middleware.replacingOccurrences(of: "SOURCE", with: Paths.wasm("add-header").path))
-            try await eventually("qpilot to refuse the file") { qpilot.runtime.reconciler.currentStatus.lastError != nil }
-            let error = try #require(qpilot.runtime.reconciler.currentStatus.lastError)
+            try await eventually("qpilot to refuse the file") { qpilot.runtime.writer.status.lastError != nil }
+            let error = try #require(qpilot.runtime.writer.status.lastError)
             #expect(error.contains(expected), "\(error)")
             #expect(error.hasPrefix("line "), "the message names the line: \(error)")
             #expect(qpilot.runtime.cache.snapshot(for: "default")?.version == before)

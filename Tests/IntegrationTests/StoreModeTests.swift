@@ -21,7 +21,7 @@ extension Integration {
                 #expect(status.status == 0, "\(status)")
                 let nodes = try status.json(NodeList.self).nodes
                 #expect(nodes.map(\.nodeID) == ["envoy-1"])
-                #expect(nodes.first?.state == "in-sync", "\(status.stdout)")
+                #expect(nodes.first?.state == .inSync, "\(status.stdout)")
                 #expect(nodes.first?.envoyVersion.hasPrefix("envoy/1.40.") == true, "\(status.stdout)")
                 let table = try qpilot.qctl(["status"])
                 #expect(table.stdout.contains("envoy-1") && table.stdout.contains("in-sync"), "\(table)")
@@ -80,7 +80,7 @@ extension Integration {
                 func refused(_ result: HTTPResult, _ status: Int, _ code: String, _ words: String) throws {
                     #expect(result.status == status, "\(result.body)")
                     let error = try APIJSON.decoder().decode(APIErrorBody.self, from: Data(result.body.utf8))
-                    #expect(error.code == code, "\(result.body)")
+                    #expect(error.code.rawValue == code, "\(result.body)")
                     #expect(error.message.contains(words), "\(error.message)")
                     #expect(try head() == 1, "nothing changed")
                 }

@@ -48,7 +48,8 @@ public struct ModuleFetcher: Sendable {
         }
         if let expected = expectedSHA256?.lowercased(), expected != fetched.module.sha256 {
             throw ModuleError(
-                "\(source) has sha256 \(fetched.module.sha256), but \(expected) was expected; refusing it (was the module changed?)")
+                "\(source) has sha256 \(fetched.module.sha256), but \(expected) was expected; refusing it (was the module changed?)",
+                isDigestMismatch: true)
         }
         return fetched
     }

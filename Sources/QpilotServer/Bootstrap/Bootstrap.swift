@@ -25,14 +25,14 @@ public struct Bootstrap: Sendable, Equatable {
     }
 
     /// Checks the values a user typed.
-    public func validate() throws(ConfigError) {
+    public func validate() throws(QpilotError) {
         for (field, value) in [("--node-id", nodeID), ("--fleet", fleet)] {
             guard !value.isEmpty, value.allSatisfy({ $0.isASCII && !$0.isWhitespace && $0 != "\"" && $0 != "\\" }) else {
-                throw ConfigError(line: nil, field: field, "must be non-empty printable ASCII with no spaces or quotes")
+                throw QpilotError(line: nil, field: field, "must be non-empty printable ASCII with no spaces or quotes")
             }
         }
         guard (1...65535).contains(adminPort) else {
-            throw ConfigError(line: nil, field: "--admin-port", "a port is between 1 and 65535")
+            throw QpilotError(line: nil, field: "--admin-port", "a port is between 1 and 65535")
         }
     }
 

@@ -1,210 +1,179 @@
+import Crypto
 import Foundation
+import Modules
+import QpilotAPI
 import Translator
 import Yams
 
-/// qpilot.yaml, parsed and checked. Every field is documented in docs/configuration.md.
+/// qpilot.yaml, parsed and checked: the server's restart-only settings and the desired config a
+/// reload applies. Every field is documented in docs/configuration.md.
 public struct QpilotConfig: Sendable, Equatable {
-    /// How Envoy gets module bytes, for every middleware that does not say otherwise.
-    public enum Delivery: String, Sendable, Equatable, CaseIterable {
-        case inline, file, remote
+    public var server: ServerSettings
+    public var desired: DesiredConfig
+
+    /// Defaults for a qpilot.yaml in `directory`.
+    public init(directory: URL) {
+        server = ServerSettings(directory: directory)
+        desired = DesiredConfig()
     }
 
-    /// When a tag or URL is fetched again.
-    public enum PullPolicy: String, Sendable, Equatable, CaseIterable {
-        /// Fetch once; reuse the stored module after that, across restarts too.
-        case IfNotPresent
-        /// Fetch on every reconcile, and roll out a new digest when the source changed.
-        case Always
+    /// One read of qpilot.yaml: the parsed file, and a digest of its bytes to tell whether it
+    /// changed since.
+    public struct Loaded: Sendable {
+        public var config: QpilotConfig
+        public var fingerprint: String
     }
 
-    /// One `middleware:` entry, before its module is loaded.
-    public struct MiddlewareEntry: Sendable, Equatable {
-        public var name: String
-        public var source: String
-        /// The configuration as JSON.
-        public var config: String
-        public var failurePolicy: Middleware.FailurePolicy
-        public var phase: Middleware.Phase?
-        public var priority: Int
-        public var fleets: [String]?
-        public var delivery: Delivery?
-        /// The module's expected sha256, when pinned.
-        public var sha256: String?
-        public var pullPolicy: PullPolicy
-        /// The line of the entry, for errors found later (a missing module file, say).
-        public var line: Int?
-        /// For an entry from the store: the module its revision was validated with. With
-        /// `IfNotPresent`, exactly those bytes are used again, so a revision (and a rollback to
-        /// it) always means the same module.
-        public var storedSHA256: String? = nil
+    /// Reads and parses the file; the one place qpilot.yaml is read.
+    public static func load(_ url: URL) throws(QpilotError) -> Loaded {
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw QpilotError(line: nil, field: "", "cannot read \(url.path)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw QpilotError(line: nil, field: "", "\(url.path) is not UTF-8 text")
+        }
+        return Loaded(config: try parse(text, directory: url.deletingLastPathComponent()), fingerprint: fingerprint(data))
     }
 
-    public var xdsAddress = HostPort(host: "127.0.0.1", port: 18000)
-    public var adminAddress = HostPort(host: "127.0.0.1", port: 18001)
-    public var modulesAddress = HostPort(host: "127.0.0.1", port: 18002)
-    /// `TOKEN ROLE` lines for the admin API; created with one admin token when absent.
-    public var adminTokensFile: String?
-    /// Where Envoy reaches the module endpoint, when not at `modulesAddress`.
-    public var modulesPublicAddress: HostPort?
-    /// The directory shared with Envoy for `delivery: file`.
-    public var modulesSharedDir: String?
-    /// A docker `config.json` with registry logins.
-    public var modulesCredentialsFile: String?
-    public var modulesMaxModuleBytes = 256 * 1024 * 1024
-    public var modulesMaxDecompressedBytes = 512 * 1024 * 1024
-    public var modulesFetchTimeoutSeconds = 60
-    /// How often sources with `pullPolicy: Always` are fetched again.
-    public var modulesRefreshSeconds = 60
-    public var dataDir = "./data"
-    public var egressAddress = "127.0.0.1"
-    public var egressPort = 10000
-    public var egressAccessLog: String?
-    public var calloutAccessLog: String? = "/dev/stdout"
-    public var delivery = Delivery.inline
-    /// Largest ADS message qpilot accepts from Envoy, in bytes.
-    public var xdsMaxReceiveBytes = 4 * 1024 * 1024
-    public var middleware: [MiddlewareEntry] = []
-    /// True when the file has a `middleware:` section (the file is then the source of truth).
-    public var hasMiddlewareSection = false
+    /// A digest of every byte: Data.hashValue looks only at a prefix, and would miss an edit.
+    public static func fingerprint(_ data: Data) -> String {
+        LoadedModule.hex(SHA256.hash(data: data))
+    }
 
-    public init() {}
-
-    /// Parses qpilot.yaml text. Errors name the line and the field.
-    public static func parse(_ text: String) throws(ConfigError) -> QpilotConfig {
+    /// Parses qpilot.yaml text; relative paths are resolved against `directory`. Errors name the
+    /// line and the field.
+    public static func parse(_ text: String, directory: URL = URL(fileURLWithPath: "/")) throws(QpilotError) -> QpilotConfig {
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
         } catch let error as YamlError {
-            throw ConfigError(line: Self.line(of: error), field: "", "not valid YAML: \(Self.problem(of: error))")
+            throw QpilotError(line: Self.line(of: error), field: "", "not valid YAML: \(Self.problem(of: error))")
         } catch {
-            throw ConfigError(line: nil, field: "", "not valid YAML: \(error)")
+            throw QpilotError(line: nil, field: "", "not valid YAML: \(error)")
         }
-        var config = QpilotConfig()
+        var config = QpilotConfig(directory: directory)
         guard let root else { return config }
         let top = try YAMLReader(node: root, path: "").mapping(allowed: [
             "xds", "admin", "modules", "dataDir", "egress", "callout", "delivery", "middleware",
         ])
+        func path(_ reader: YAMLReader) throws(QpilotError) -> URL { Paths.resolve(try nonEmpty(reader), in: directory) }
+        var server = config.server
+        if let dataDir = top["dataDir"] { server.dataDir = try path(dataDir) }
+        server.admin.tokensFile = server.dataDir.appendingPathComponent("admin-tokens")
         if let xds = top["xds"] {
             let fields = try xds.mapping(allowed: ["address", "maxReceiveBytes"])
-            if let address = fields["address"] { config.xdsAddress = try address.listenAddress() }
-            if let max = fields["maxReceiveBytes"] { config.xdsMaxReceiveBytes = try positive(max) }
+            if let address = fields["address"] { server.xds.address = try address.listenAddress() }
+            if let max = fields["maxReceiveBytes"] { server.xds.maxReceiveBytes = try positive(max) }
         }
         if let admin = top["admin"] {
             let fields = try admin.mapping(allowed: ["address", "tokensFile"])
-            if let address = fields["address"] { config.adminAddress = try address.listenAddress() }
-            if let file = fields["tokensFile"] { config.adminTokensFile = try nonEmpty(file) }
+            if let address = fields["address"] { server.admin.address = try address.listenAddress() }
+            if let file = fields["tokensFile"] { server.admin.tokensFile = try path(file) }
         }
         if let modules = top["modules"] {
             let fields = try modules.mapping(allowed: [
                 "address", "publicAddress", "sharedDir", "credentialsFile", "maxModuleBytes", "maxDecompressedBytes",
                 "fetchTimeoutSeconds", "refreshSeconds",
             ])
-            if let file = fields["credentialsFile"] { config.modulesCredentialsFile = try nonEmpty(file) }
-            if let value = fields["maxModuleBytes"] { config.modulesMaxModuleBytes = try positive(value) }
-            if let value = fields["maxDecompressedBytes"] { config.modulesMaxDecompressedBytes = try positive(value) }
-            if let value = fields["fetchTimeoutSeconds"] { config.modulesFetchTimeoutSeconds = try positive(value) }
-            if let value = fields["refreshSeconds"] { config.modulesRefreshSeconds = try positive(value) }
-            if let address = fields["address"] { config.modulesAddress = try address.listenAddress() }
-            if let address = fields["publicAddress"] { config.modulesPublicAddress = try address.hostPort() }
-            if let dir = fields["sharedDir"] { config.modulesSharedDir = try nonEmpty(dir) }
+            if let file = fields["credentialsFile"] { server.modules.credentialsFile = try path(file) }
+            if let value = fields["maxModuleBytes"] { server.modules.maxModuleBytes = try positive(value) }
+            if let value = fields["maxDecompressedBytes"] { server.modules.maxDecompressedBytes = try positive(value) }
+            if let value = fields["fetchTimeoutSeconds"] { server.modules.fetchTimeoutSeconds = try positive(value) }
+            if let value = fields["refreshSeconds"] { server.modules.refreshSeconds = try positive(value) }
+            if let address = fields["address"] { server.modules.address = try address.listenAddress() }
+            if let address = fields["publicAddress"] { server.modules.publicAddress = try address.hostPort() }
+            if let dir = fields["sharedDir"] { server.modules.sharedDir = try path(dir) }
         }
-        if let dataDir = top["dataDir"] { config.dataDir = try nonEmpty(dataDir) }
+        config.server = server
+        var desired = config.desired
         if let egress = top["egress"] {
             let fields = try egress.mapping(allowed: ["address", "port", "accessLog"])
-            if let address = fields["address"] { config.egressAddress = try nonEmpty(address) }
+            if let address = fields["address"] {
+                let host = try nonEmpty(address)
+                // Envoy takes only an IP here; a hostname would be published and NACKed by every node.
+                guard HostPort(host: host, port: 0).isIPLiteral else {
+                    throw address.error("the egress listener binds an IP address, such as 127.0.0.1 or 0.0.0.0; got '\(host)'")
+                }
+                desired.egress.address = host
+            }
             if let port = fields["port"] {
                 let value = try port.int()
                 guard (1...65535).contains(value) else { throw port.error("a port is between 1 and 65535") }
-                config.egressPort = value
+                desired.egress.port = value
             }
-            if let log = fields["accessLog"] { config.egressAccessLog = log.isNull ? nil : try nonEmpty(log) }
+            if let log = fields["accessLog"] { desired.egress.accessLog = log.isNull ? nil : try path(log).path }
         }
         if let callout = top["callout"] {
             let fields = try callout.mapping(allowed: ["accessLog"])
-            if let log = fields["accessLog"] { config.calloutAccessLog = log.isNull ? nil : try nonEmpty(log) }
+            if let log = fields["accessLog"] { desired.callout.accessLog = log.isNull ? nil : try path(log).path }
         }
-        if let delivery = top["delivery"] { config.delivery = try delivery.oneOf(Delivery.self) }
+        if let delivery = top["delivery"] { desired.delivery = try delivery.oneOf(Delivery.self) }
         if let middleware = top["middleware"] {
-            config.hasMiddlewareSection = true
+            var entries: [ChainEntry] = []
             if !middleware.isNull {
                 var seen: [String: Int?] = [:]
-                for item in try middleware.sequence() {
-                    let entry = try parseMiddleware(item)
+                for (index, item) in try middleware.sequence().enumerated() {
+                    let entry = try parseMiddleware(item, index: index)
                     if let previous = seen[entry.name] {
                         let at = previous.map { " (first defined on line \($0))" } ?? ""
-                        throw ConfigError(line: item.line, field: "\(item.path).name", "duplicate middleware name '\(entry.name)'\(at)")
+                        throw QpilotError(line: item.line, field: "\(item.path).name", "duplicate middleware name '\(entry.name)'\(at)")
                     }
                     seen[entry.name] = item.line
-                    config.middleware.append(entry)
+                    entries.append(entry)
                 }
             }
+            desired.middleware = entries
         }
-        if let entry = config.middleware.first(where: { ($0.delivery ?? config.delivery) == .file }), config.modulesSharedDir == nil {
-            throw ConfigError(
-                line: entry.delivery == .file ? entry.line : top["delivery"]?.line, field: "modules.sharedDir",
+        config.desired = desired
+        if let entry = desired.middleware?.first(where: { ($0.delivery ?? desired.delivery) == .file }), server.modules.sharedDir == nil {
+            throw QpilotError(
+                line: entry.delivery == .file ? entry.place.line : top["delivery"]?.line, field: "modules.sharedDir",
                 "delivery 'file' needs modules.sharedDir: a directory that Envoy can read")
         }
         return config
     }
 
-    static func parseMiddleware(_ item: YAMLReader) throws(ConfigError) -> MiddlewareEntry {
+    static func parseMiddleware(_ item: YAMLReader, index: Int) throws(QpilotError) -> ChainEntry {
         let fields = try item.mapping(allowed: [
             "name", "source", "config", "failurePolicy", "phase", "priority", "fleets", "delivery", "sha256", "pullPolicy",
         ])
         guard let nameField = fields["name"] else { throw item.error("a middleware needs a name") }
         let name = try nameField.string()
-        if let problem = nameProblem(name) { throw nameField.error(problem) }
+        if let problem = MiddlewareRules.nameProblem(name) { throw nameField.error(problem) }
         guard let source = fields["source"] else { throw item.error("middleware '\(name)' needs a source (a .wasm path)") }
-        var entry = MiddlewareEntry(
-            name: name, source: try nonEmpty(source), config: "", failurePolicy: .closed, phase: nil, priority: 0,
-            fleets: nil, delivery: nil, sha256: nil, pullPolicy: .IfNotPresent, line: item.line)
+        var entry = ChainEntry(
+            name: name, source: try nonEmpty(source),
+            place: .init(index: index, line: item.line, sourceLine: source.line, sha256Line: fields["sha256"]?.line))
         if let config = fields["config"] {
             // A mapping or list reaches the module as JSON; a plain string reaches it as written.
             if case .scalar(let scalar) = config.node, !config.isNull { entry.config = scalar.string } else { entry.config = try config.json() }
         }
-        if let policy = fields["failurePolicy"] { entry.failurePolicy = try policy.oneOf(Middleware.FailurePolicy.self) }
-        if let phase = fields["phase"] { entry.phase = try phase.oneOf(Middleware.Phase.self) }
+        if let policy = fields["failurePolicy"] { entry.failurePolicy = try policy.oneOf(FailurePolicy.self) }
+        if let phase = fields["phase"] { entry.phase = try phase.oneOf(Phase.self) }
         if let priority = fields["priority"] { entry.priority = try priority.int() }
         if let fleets = fields["fleets"] {
             let list = try fleets.strings()
-            guard !list.isEmpty else { throw fleets.error("an empty fleet list would apply to no node; omit it for every fleet") }
+            if let problem = MiddlewareRules.fleetsProblem(list) { throw fleets.error(problem) }
             entry.fleets = list
         }
         if let delivery = fields["delivery"] { entry.delivery = try delivery.oneOf(Delivery.self) }
         if let digest = fields["sha256"] {
-            guard let text = normalizedSHA256(try digest.string()) else { throw digest.error(sha256Problem) }
+            guard let text = MiddlewareRules.normalizedSHA256(try digest.string()) else {
+                throw digest.error(MiddlewareRules.sha256Problem)
+            }
             entry.sha256 = text
         }
         if let policy = fields["pullPolicy"] { entry.pullPolicy = try policy.oneOf(PullPolicy.self) }
         return entry
     }
 
-    /// Why a middleware name is not acceptable, or nil when it is.
-    static func nameProblem(_ name: String) -> String? {
-        guard !name.isEmpty, name.count <= 63,
-            name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
-        else {
-            return "a name is 1-63 letters, digits, '-' or '_'; got '\(name)'"
-        }
-        return nil
-    }
-
-    static let sha256Problem = "a sha256 is 64 hex digits (optionally after 'sha256:')"
-
-    /// `sha256:ABC…` or `abc…` → `abc…`, or nil when it is not 64 hex digits.
-    static func normalizedSHA256(_ text: String) -> String? {
-        var text = text.lowercased()
-        if text.hasPrefix("sha256:") { text = String(text.dropFirst(7)) }
-        return text.count == 64 && text.allSatisfy(\.isHexDigit) ? text : nil
-    }
-
-    static func nonEmpty(_ reader: YAMLReader) throws(ConfigError) -> String {
+    static func nonEmpty(_ reader: YAMLReader) throws(QpilotError) -> String {
         let text = try reader.string()
         guard !text.isEmpty else { throw reader.error("must not be empty") }
         return text
     }
 
-    static func positive(_ reader: YAMLReader) throws(ConfigError) -> Int {
+    static func positive(_ reader: YAMLReader) throws(QpilotError) -> Int {
         let value = try reader.int()
         guard value > 0 else { throw reader.error("must be greater than 0") }
         return value

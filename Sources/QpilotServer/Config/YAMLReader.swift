@@ -1,4 +1,5 @@
 import Foundation
+import QpilotAPI
 import Yams
 
 /// A strict reader over a composed YAML tree: unknown fields and wrong types are errors that name
@@ -9,10 +10,10 @@ struct YAMLReader {
 
     var line: Int? { node.mark.map { $0.line } }
 
-    func error(_ message: String) -> ConfigError { ConfigError(line: line, field: path, message) }
+    func error(_ message: String) -> QpilotError { QpilotError(line: line, field: path, message) }
 
     /// The fields of a mapping, rejecting any not in `allowed`.
-    func mapping(allowed: Set<String>) throws(ConfigError) -> [String: YAMLReader] {
+    func mapping(allowed: Set<String>) throws(QpilotError) -> [String: YAMLReader] {
         guard case .mapping(let mapping) = node else { throw error("expected a mapping (key: value)") }
         var fields: [String: YAMLReader] = [:]
         for (key, value) in mapping {
@@ -20,7 +21,7 @@ struct YAMLReader {
             let childPath = path.isEmpty ? name : "\(path).\(name)"
             guard allowed.contains(name) else {
                 let known = allowed.sorted().joined(separator: ", ")
-                throw ConfigError(
+                throw QpilotError(
                     line: key.mark?.line, field: childPath, "unknown field '\(name)'; known fields here: \(known)")
             }
             fields[name] = YAMLReader(node: value, path: childPath)
@@ -28,7 +29,7 @@ struct YAMLReader {
         return fields
     }
 
-    func sequence() throws(ConfigError) -> [YAMLReader] {
+    func sequence() throws(QpilotError) -> [YAMLReader] {
         guard case .sequence(let sequence) = node else { throw error("expected a list") }
         return sequence.enumerated().map { YAMLReader(node: $1, path: "\(path)[\($0)]") }
     }
@@ -38,44 +39,45 @@ struct YAMLReader {
         return false
     }
 
-    func string() throws(ConfigError) -> String {
+    func string() throws(QpilotError) -> String {
         guard case .scalar(let scalar) = node else { throw error("expected a string") }
         return scalar.string
     }
 
-    func int() throws(ConfigError) -> Int {
+    func int() throws(QpilotError) -> Int {
         guard case .scalar = node, let value = node.int else { throw error("expected a whole number") }
         return value
     }
 
-    func bool() throws(ConfigError) -> Bool {
+    func bool() throws(QpilotError) -> Bool {
         guard case .scalar = node, let value = node.bool else { throw error("expected true or false") }
         return value
     }
 
-    func oneOf<T: RawRepresentable & CaseIterable>(_: T.Type) throws(ConfigError) -> T where T.RawValue == String {
+    func oneOf<T: Vocabulary>(_: T.Type) throws(QpilotError) -> T {
         let text = try string()
-        guard let value = T(rawValue: text) else {
-            throw error("'\(text)' is not one of: \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+        do {
+            return try T.parse(text)
+        } catch {
+            throw self.error(error.description)
         }
-        return value
     }
 
-    func strings() throws(ConfigError) -> [String] {
+    func strings() throws(QpilotError) -> [String] {
         var result: [String] = []
         for item in try sequence() { result.append(try item.string()) }
         return result
     }
 
     /// `host:port`, or `[v6]:port`.
-    func hostPort() throws(ConfigError) -> HostPort {
+    func hostPort() throws(QpilotError) -> HostPort {
         let text = try string()
         guard let parsed = HostPort(text) else { throw error("expected host:port, such as 127.0.0.1:18000; got '\(text)'") }
         return parsed
     }
 
     /// An address qpilot listens on: an IP literal and a port; `localhost` means 127.0.0.1.
-    func listenAddress() throws(ConfigError) -> HostPort {
+    func listenAddress() throws(QpilotError) -> HostPort {
         var address = try hostPort()
         if address.host == "localhost" { address.host = "127.0.0.1" }
         guard address.isIPLiteral else {
@@ -85,7 +87,7 @@ struct YAMLReader {
     }
 
     /// The subtree as JSON, keys in document order.
-    func json() throws(ConfigError) -> String {
+    func json() throws(QpilotError) -> String {
         switch node {
         case .scalar(let scalar):
             if isNull { return "null" }

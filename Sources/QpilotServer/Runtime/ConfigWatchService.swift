@@ -5,33 +5,33 @@ import UnixSignals
 /// Reloads qpilot.yaml when it changes on disk (checked every `interval`) or on SIGHUP, and
 /// reconciles again every `refresh` while some middleware has `pullPolicy: Always`.
 public struct ConfigWatchService: Service {
-    let reconciler: Reconciler
+    let writer: ChainWriter
     let interval: Duration
     let refresh: Duration
 
-    public init(reconciler: Reconciler, interval: Duration = .seconds(1), refresh: Duration = .seconds(60)) {
-        self.reconciler = reconciler
+    public init(writer: ChainWriter, interval: Duration = .seconds(1), refresh: Duration = .seconds(60)) {
+        self.writer = writer
         self.interval = interval
         self.refresh = refresh
     }
 
     public func run() async throws {
-        await reconciler.reloadIfChanged()
+        await writer.reloadIfChanged()
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 let signals = await UnixSignalsSequence(trapping: .sighup)
                 for await _ in signals.cancelOnGracefulShutdown() {
-                    await reconciler.reload()
+                    await writer.reload()
                 }
             }
             group.addTask {
                 var lastRefresh = ContinuousClock.now
                 while !Task.isCancelled, !Task.isShuttingDownGracefully {
                     try? await Task.sleep(for: interval)
-                    await reconciler.reloadIfChanged()
+                    await writer.reloadIfChanged()
                     if ContinuousClock.now - lastRefresh >= refresh {
                         lastRefresh = ContinuousClock.now
-                        if await reconciler.needsRefresh { await reconciler.reload() }
+                        if await writer.needsRefresh { await writer.reload() }
                     }
                 }
             }

@@ -1,80 +1,94 @@
 import AdminServer
 import Foundation
 import Logging
+import Modules
 import QpilotAPI
 import ServiceLifecycle
+import Store
 import UnixSignals
 import XDS
 
-/// Everything `qpilot serve` runs, wired together; tests run the same thing in-process.
+/// Everything `qpilot serve` runs, wired together; tests run the same thing in-process. The
+/// runtime builds the stores and hands them to the parts that use them.
 public struct QpilotRuntime: Sendable {
     public let config: QpilotConfig
     public let cache: SnapshotCache
     public let nodes: NodeRegistry
-    public let reconciler: Reconciler
+    public let writer: ChainWriter
+    /// Modules by sha256, under `<dataDir>/modules`.
+    public let moduleStore: ModuleStore
     public let xds: XDSService
+    let store: any StateStore
+    let modules: ModuleResolver
+    let tokens: Tokens
     let logger: Logger
 
-    /// Loads and publishes the config once; throws when it is unusable, so a bad file stops the
-    /// start with its message rather than serving nothing.
+    /// Loads and publishes the config once; throws when it is unusable, so a bad file (or tokens
+    /// file) stops the start with its message rather than serving nothing.
     public init(configPath: String, logger: Logger) async throws {
         let url = URL(fileURLWithPath: configPath).standardizedFileURL
-        let text = try Reconciler.read(url)
-        let config = try QpilotConfig.parse(text)
+        let config = try QpilotConfig.load(url).config
         self.config = config
         self.logger = logger
+        let server = config.server
         // Before any stream records a metric: swift-metrics drops what is recorded earlier.
         _ = QpilotMetrics.shared
+        // The store and the secrets key live here: only qpilot's user may list or enter it.
+        if !FileManager.default.fileExists(atPath: server.dataDir.path) {
+            try FileManager.default.createDirectory(
+                at: server.dataDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        }
+        let (tokens, created) = try Tokens.loadOrCreate(at: server.admin.tokensFile)
+        if created {
+            logger.notice(
+                "created an admin token; qctl reads it with --token-file", metadata: ["file": "\(server.admin.tokensFile.path)"])
+        }
+        self.tokens = tokens
+        moduleStore = try ModuleStore(dataDirectory: server.dataDir)
+        store = try SQLiteStateStore(directory: server.dataDir)
+        var credentials = RegistryCredentials()
+        if let file = server.modules.credentialsFile { credentials = try RegistryCredentials.dockerConfig(at: file) }
+        let limits = FetchLimits(
+            maxModuleBytes: server.modules.maxModuleBytes, maxDecompressedBytes: server.modules.maxDecompressedBytes,
+            timeout: .seconds(server.modules.fetchTimeoutSeconds))
+        modules = ModuleResolver(
+            fetcher: ModuleFetcher(limits: limits, credentials: credentials), store: moduleStore,
+            directory: url.deletingLastPathComponent(), sharedDir: server.modules.sharedDir, logger: logger)
         cache = SnapshotCache()
         nodes = NodeRegistry()
-        reconciler = try Reconciler(configURL: url, settings: config, cache: cache, logger: logger)
-        if case .failure(let error) = await reconciler.reload() { throw error }
+        writer = ChainWriter(
+            configURL: url, loaded: config, cache: cache, store: store, modules: modules, moduleStore: moduleStore, logger: logger)
+        if case .failure(let error) = await writer.reload() { throw error }
         xds = XDSService(
-            address: config.xdsAddress, maxReceiveBytes: config.xdsMaxReceiveBytes,
+            address: server.xds.address, maxReceiveBytes: server.xds.maxReceiveBytes,
             discovery: AggregatedDiscoveryServer(watcher: cache, nodes: nodes, logger: logger))
     }
 
-    /// The admin API's tokens file: `admin.tokensFile`, else `<dataDir>/admin-tokens`.
-    public var tokensFile: URL {
-        Reconciler.resolve(config.adminTokensFile ?? "\(config.dataDir)/admin-tokens", against: reconciler.configURL)
-    }
-
     /// The services, to run in one ServiceGroup.
-    public func services() throws -> [any Service] {
-        let reconciler = self.reconciler
-        let modules = ModuleEndpoint.application(
-            host: config.modulesAddress.host, port: config.modulesAddress.port, store: reconciler.store,
-            ready: { reconciler.currentStatus.published }, logger: logger)
-        let (tokens, created) = try Tokens.loadOrCreate(at: tokensFile)
-        if created {
-            logger.notice("created an admin token; qctl reads it with --token-file", metadata: ["file": "\(tokensFile.path)"])
-        }
+    public func services() -> [any Service] {
+        let server = config.server
+        let writer = self.writer
+        let moduleEndpoint = ModuleEndpoint.application(
+            host: server.modules.address.host, port: server.modules.address.port, store: moduleStore,
+            ready: { writer.status.published }, logger: logger)
         let metrics = QpilotMetrics.shared
         let admin = AdminAPI.application(
-            host: config.adminAddress.host, port: config.adminAddress.port, tokens: tokens,
-            backend: RuntimeBackend(
-                reconciler: reconciler, nodeRegistry: nodes, cache: cache, metricsRegistry: metrics, xdsAddress: config.xdsAddress),
+            host: server.admin.address.host, port: server.admin.address.port, tokens: tokens,
+            backend: AdminService(
+                writer: writer, store: store, nodeRegistry: nodes, cache: cache, modules: modules, metricsRegistry: metrics),
             logger: logger, onResponse: { metrics.adminResponse(status: $0) })
-        return [xds, modules, admin, ConfigWatchService(reconciler: reconciler, refresh: .seconds(config.modulesRefreshSeconds))]
-    }
-
-    static func view(_ status: NodeStatus, _ snapshot: Snapshot?) -> NodeView {
-        return NodeView(
-            nodeID: status.nodeID, fleet: status.fleet, envoyVersion: status.envoyVersion,
-            protocolFlavour: status.protocolFlavour, connected: status.connected, connectedSince: status.connectedSince,
-            state: status.syncState(against: snapshot).rawValue, acked: status.acked, desired: snapshot?.versionsOfNonEmptyTypes ?? [:],
-            lastNack: status.lastNack.map { .init(type: $0.type, version: $0.version, message: $0.message, at: $0.at) })
+        return [xds, moduleEndpoint, admin, ConfigWatchService(writer: writer, refresh: .seconds(server.modules.refreshSeconds))]
     }
 
     /// Runs until SIGTERM or SIGINT.
     public func run() async throws {
-        let group = ServiceGroup(
-            services: try services(), gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        let group = ServiceGroup(services: services(), gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        let server = config.server
         logger.info(
             "qpilot serving",
             metadata: [
-                "xds": "\(config.xdsAddress)", "modules": "\(config.modulesAddress)", "admin": "\(config.adminAddress)",
-                "egress": "\(config.egressAddress):\(config.egressPort)",
+                "xds": "\(server.xds.address)", "modules": "\(server.modules.address)", "admin": "\(server.admin.address)",
+                "egress": "\(config.desired.egress.address):\(config.desired.egress.port)",
             ])
         try await group.run()
     }

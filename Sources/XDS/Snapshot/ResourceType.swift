@@ -1,5 +1,7 @@
+import QpilotAPI
+
 /// The xDS resource types that qpilot serves. The order responses go out in is `sendOrder`.
-public enum ResourceType: Int, CaseIterable, Sendable, Comparable, CustomStringConvertible {
+public enum ResourceType: Int, CaseIterable, Sendable, Comparable, Codable, CustomStringConvertible {
     case cluster
     case endpoint
     case listener
@@ -29,16 +31,19 @@ public enum ResourceType: Int, CaseIterable, Sendable, Comparable, CustomStringC
         self == .cluster || self == .listener
     }
 
-    /// A short name for logs and status: `CDS`, `EDS`, `LDS`, `RDS`, `ECDS`.
-    public var description: String {
+    /// The name status and rollouts use for this type.
+    public var configType: ConfigType {
         switch self {
-        case .cluster: "CDS"
-        case .endpoint: "EDS"
-        case .listener: "LDS"
-        case .route: "RDS"
-        case .extensionConfig: "ECDS"
+        case .cluster: .clusters
+        case .endpoint: .endpoints
+        case .listener: .listeners
+        case .route: .routes
+        case .extensionConfig: .middleware
         }
     }
+
+    /// A short name for logs and metrics: `CDS`, `EDS`, `LDS`, `RDS`, `ECDS`.
+    public var description: String { configType.rawValue }
 
     public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
 }

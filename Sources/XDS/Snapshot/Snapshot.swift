@@ -43,11 +43,11 @@ public struct Snapshot: Sendable {
     /// The resources of one type, by name.
     public func resources(of type: ResourceType) -> [String: Resource] { resources[type] ?? [:] }
 
-    /// The version of each type that has resources, keyed `CDS`, `LDS`, …: what a node holding this
-    /// snapshot has ACKed (Envoy never subscribes to a type with nothing in it).
-    public var versionsOfNonEmptyTypes: [String: String] {
-        var result: [String: String] = [:]
-        for type in ResourceType.allCases where !resources(of: type).isEmpty { result[type.description] = version(of: type) }
+    /// The version of each type that has resources: what a node holding this snapshot has ACKed
+    /// (Envoy never subscribes to a type with nothing in it).
+    public var versionsOfNonEmptyTypes: [ResourceType: String] {
+        var result: [ResourceType: String] = [:]
+        for type in ResourceType.allCases where !resources(of: type).isEmpty { result[type] = version(of: type) }
         return result
     }
 }

@@ -11,7 +11,7 @@ public final class NodeRegistry: Sendable {
         var stream: Int
         var status: NodeStatus
         /// When the latest response of each type was sent, for the push-to-ACK histogram.
-        var sentAt: [String: ContinuousClock.Instant] = [:]
+        var sentAt: [ResourceType: ContinuousClock.Instant] = [:]
     }
 
     private let entries = Mutex([String: Entry]())
@@ -37,7 +37,7 @@ public final class NodeRegistry: Sendable {
         updateEntry(nodeID, stream) { entry in
             switch event {
             case .ack(let type, let version):
-                let key = type.description
+                let key = type
                 // Only the first ACK of the version just sent measures push to ACK; a repeat
                 // (a reconnect, a subscription change) would measure something else.
                 if entry.status.sent[key] == version, entry.status.acked[key] != version, let sentAt = entry.sentAt[key] {
@@ -46,8 +46,8 @@ public final class NodeRegistry: Sendable {
                 entry.status.acked[key] = version
                 if entry.status.lastNack?.type == key { entry.status.lastNack = nil }
             case .nack(let type, let version, let message):
-                entry.status.nacks[type.description, default: 0] += 1
-                entry.status.lastNack = .init(type: type.description, version: version, message: message, at: Date())
+                entry.status.nacks[type, default: 0] += 1
+                entry.status.lastNack = .init(type: type, version: version, message: message, at: Date())
             case .staleNonce, .unknownType:
                 break
             }
@@ -66,9 +66,9 @@ public final class NodeRegistry: Sendable {
     public func recordSent(_ type: ResourceType, version: String, nodeID: String, stream: Int) {
         let now = ContinuousClock.now
         updateEntry(nodeID, stream) { entry in
-            entry.status.sent[type.description] = version
-            entry.status.responses[type.description, default: 0] += 1
-            entry.sentAt[type.description] = now
+            entry.status.sent[type] = version
+            entry.status.responses[type, default: 0] += 1
+            entry.sentAt[type] = now
         }
         Counter(label: "qpilot_xds_responses_total", dimensions: [("type", type.description)]).increment()
     }

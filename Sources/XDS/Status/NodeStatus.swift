@@ -1,20 +1,14 @@
 import Foundation
+import QpilotAPI
 
 /// What qpilot knows about one Envoy node, read-only for status commands and tests.
 public struct NodeStatus: Sendable, Equatable, Codable {
     /// A rejected response, with Envoy's own message.
     public struct Nack: Sendable, Equatable, Codable {
-        public var type: String
+        public var type: ResourceType
         public var version: String
         public var message: String
         public var at: Date
-    }
-
-    /// Whether the node holds what its fleet's snapshot says it should.
-    public enum SyncState: String, Sendable, Codable {
-        case inSync = "in-sync"
-        case pending
-        case nacked
     }
 
     public var nodeID: String
@@ -24,14 +18,14 @@ public struct NodeStatus: Sendable, Equatable, Codable {
     public var protocolFlavour: String
     public var connected: Bool
     public var connectedSince: Date
-    /// Last ACKed version per type, keyed by `CDS`, `LDS`, ….
-    public var acked: [String: String]
+    /// Last ACKed version per type.
+    public var acked: [ResourceType: String]
     /// Last sent version per type.
-    public var sent: [String: String]
+    public var sent: [ResourceType: String]
     /// Responses sent per type on this stream.
-    public var responses: [String: Int]
+    public var responses: [ResourceType: Int]
     /// NACKs received per type on this stream.
-    public var nacks: [String: Int]
+    public var nacks: [ResourceType: Int]
     /// The latest NACK, kept until a later ACK of the same type replaces it.
     public var lastNack: Nack?
 
@@ -39,8 +33,8 @@ public struct NodeStatus: Sendable, Equatable, Codable {
     public func syncState(against snapshot: Snapshot?) -> SyncState {
         if lastNack != nil { return .nacked }
         guard let snapshot else { return .pending }
-        for type in ResourceType.allCases where sent[type.description] != nil || acked[type.description] != nil {
-            if acked[type.description] != snapshot.version(of: type) { return .pending }
+        for type in ResourceType.allCases where sent[type] != nil || acked[type] != nil {
+            if acked[type] != snapshot.version(of: type) { return .pending }
         }
         return .inSync
     }

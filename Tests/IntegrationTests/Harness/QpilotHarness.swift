@@ -1,4 +1,5 @@
 import Foundation
+import QpilotAPI
 import Logging
 import QpilotServer
 import ServiceLifecycle
@@ -143,10 +144,10 @@ final class QpilotHarness: @unchecked Sendable {
 
     /// Waits until the reconciler has published a generation newer than `after`.
     func waitForGeneration(after generation: Int) async throws {
-        try await eventually("qpilot to publish the new config") { self.runtime.reconciler.currentStatus.generation > generation }
+        try await eventually("qpilot to publish the new config") { self.runtime.writer.status.generation > generation }
     }
 
-    var generation: Int { runtime.reconciler.currentStatus.generation }
+    var generation: Int { runtime.writer.status.generation }
 
     /// Logs of every part, for a failing test's message.
     var logs: String {

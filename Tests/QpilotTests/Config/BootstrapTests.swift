@@ -89,7 +89,7 @@ struct BootstrapTests {
             ("n", "a b", "--fleet"),
         ])
     func invalid(nodeID: String, fleet: String, field: String) throws {
-        let error = try #require(throws: ConfigError.self) { try Bootstrap(nodeID: nodeID, fleet: fleet).validate() }
+        let error = try #require(throws: QpilotError.self) { try Bootstrap(nodeID: nodeID, fleet: fleet).validate() }
         #expect(error.field == field)
         #expect(error.line == nil)
         #expect(error.message.contains("ASCII"))
@@ -97,7 +97,7 @@ struct BootstrapTests {
 
     @Test("validate() refuses an admin port out of range", arguments: [0, 65536, -1])
     func invalidAdminPort(port: Int) throws {
-        let error = try #require(throws: ConfigError.self) {
+        let error = try #require(throws: QpilotError.self) {
             try Bootstrap(nodeID: "n", fleet: "f", adminPort: port).validate()
         }
         #expect(error.field == "--admin-port")

@@ -1,4 +1,5 @@
 import Foundation
+import QpilotAPI
 import QpilotServer
 import Testing
 import Translator
@@ -59,27 +60,27 @@ struct QpilotConfigTests {
     @Test("a file with every field parses into every setting")
     func fullFile() throws {
         let config = try QpilotConfig.parse(Self.full)
-        #expect(config.xdsAddress == HostPort(host: "0.0.0.0", port: 19000))
-        #expect(config.xdsMaxReceiveBytes == 8_388_608)
-        #expect(config.adminAddress == HostPort(host: "127.0.0.1", port: 19001))
-        #expect(config.modulesAddress == HostPort(host: "0.0.0.0", port: 19002))
-        #expect(config.modulesPublicAddress == HostPort(host: "fd00::1", port: 19002))
-        #expect(config.modulesSharedDir == "/var/lib/qpilot/shared")
-        #expect(config.modulesCredentialsFile == "/etc/qpilot/docker.json")
-        #expect(config.modulesMaxModuleBytes == 1_048_576)
-        #expect(config.modulesMaxDecompressedBytes == 2_097_152)
-        #expect(config.modulesFetchTimeoutSeconds == 15)
-        #expect(config.modulesRefreshSeconds == 300)
-        #expect(config.dataDir == "/var/lib/qpilot")
-        #expect(config.egressAddress == "0.0.0.0")
-        #expect(config.egressPort == 15001)
-        #expect(config.egressAccessLog == "/var/log/egress.log")
-        #expect(config.calloutAccessLog == nil, "null turns the callout log off")
-        #expect(config.delivery == .remote)
-        #expect(config.hasMiddlewareSection)
-        #expect(config.middleware.count == 2)
+        #expect(config.server.xds.address == HostPort(host: "0.0.0.0", port: 19000))
+        #expect(config.server.xds.maxReceiveBytes == 8_388_608)
+        #expect(config.server.admin.address == HostPort(host: "127.0.0.1", port: 19001))
+        #expect(config.server.modules.address == HostPort(host: "0.0.0.0", port: 19002))
+        #expect(config.server.modules.publicAddress == HostPort(host: "fd00::1", port: 19002))
+        #expect(config.server.modules.sharedDir?.path == "/var/lib/qpilot/shared")
+        #expect(config.server.modules.credentialsFile?.path == "/etc/qpilot/docker.json")
+        #expect(config.server.modules.maxModuleBytes == 1_048_576)
+        #expect(config.server.modules.maxDecompressedBytes == 2_097_152)
+        #expect(config.server.modules.fetchTimeoutSeconds == 15)
+        #expect(config.server.modules.refreshSeconds == 300)
+        #expect(config.server.dataDir.path == "/var/lib/qpilot")
+        #expect(config.desired.egress.address == "0.0.0.0")
+        #expect(config.desired.egress.port == 15001)
+        #expect(config.desired.egress.accessLog == "/var/log/egress.log")
+        #expect(config.desired.callout.accessLog == nil, "null turns the callout log off")
+        #expect(config.desired.delivery == .remote)
+        #expect(config.desired.mode == .file)
+        #expect(config.desired.middleware?.count == 2)
 
-        let auth = try #require(config.middleware.first)
+        let auth = try #require(config.desired.middleware?.first)
         #expect(auth.name == "auth")
         #expect(auth.source == "modules/auth.wasm")
         #expect(auth.config == #"{"realm":"corp"}"#)
@@ -89,10 +90,11 @@ struct QpilotConfigTests {
         #expect(auth.fleets == ["edge", "core"])
         #expect(auth.delivery == .file)
         #expect(auth.sha256 == "abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789", "lowercased, prefix dropped")
-        #expect(auth.pullPolicy == .Always)
-        #expect(auth.line == line(of: "- name: auth", in: Self.full))
+        #expect(auth.pullPolicy == .always)
+        #expect(auth.place.line == line(of: "- name: auth", in: Self.full))
+        #expect(auth.place.sourceLine == line(of: "source: modules/auth.wasm", in: Self.full))
 
-        let stats = try #require(config.middleware.last)
+        let stats = try #require(config.desired.middleware?.last)
         #expect(stats.name == "stats_v2")
         #expect(stats.source == "file:///opt/stats.wasm")
         #expect(stats.config == "")
@@ -102,24 +104,24 @@ struct QpilotConfigTests {
         #expect(stats.fleets == nil)
         #expect(stats.delivery == nil, "inherits the top-level delivery")
         #expect(stats.sha256 == nil)
-        #expect(stats.pullPolicy == .IfNotPresent)
+        #expect(stats.pullPolicy == .ifNotPresent)
     }
 
     @Test("an empty file gives the defaults")
     func defaults() throws {
         let config = try QpilotConfig.parse("")
-        #expect(config == QpilotConfig())
-        #expect(config.xdsAddress.description == "127.0.0.1:18000")
-        #expect(config.delivery == .inline)
-        #expect(config.calloutAccessLog == "/dev/stdout")
-        #expect(!config.hasMiddlewareSection)
+        #expect(config == QpilotConfig(directory: URL(fileURLWithPath: "/")))
+        #expect(config.server.xds.address.description == "127.0.0.1:18000")
+        #expect(config.desired.delivery == .inline)
+        #expect(config.desired.callout.accessLog == "/dev/stdout")
+        #expect(config.desired.mode == .store)
     }
 
     @Test("an empty middleware section is a section with no middleware")
     func emptyMiddleware() throws {
         let config = try QpilotConfig.parse("middleware:\n")
-        #expect(config.hasMiddlewareSection)
-        #expect(config.middleware.isEmpty)
+        #expect(config.desired.mode == .file)
+        #expect(config.desired.middleware?.isEmpty == true)
     }
 
     /// A broken file and what its error must say.
@@ -329,7 +331,7 @@ struct QpilotConfigTests {
 
     @Test("errors name the line, the field and what is wrong", arguments: broken)
     func errors(broken: Broken) throws {
-        let error = try #require(throws: ConfigError.self) { try QpilotConfig.parse(broken.yaml) }
+        let error = try #require(throws: QpilotError.self) { try QpilotConfig.parse(broken.yaml) }
         #expect(error.line == line(of: broken.lineMarker, in: broken.yaml))
         #expect(error.field == broken.field)
         for mention in broken.mentions {
@@ -348,7 +350,7 @@ struct QpilotConfigTests {
             ("middleware:\n- name: a\n  source: \"unterminated\n", 4, "end of stream"),
         ])
     func invalidYAML(yaml: String, expectedLine: Int, problem: String) throws {
-        let error = try #require(throws: ConfigError.self) { try QpilotConfig.parse(yaml) }
+        let error = try #require(throws: QpilotError.self) { try QpilotConfig.parse(yaml) }
         #expect(error.field == "")
         #expect(error.line == expectedLine)
         #expect(error.message.hasPrefix("not valid YAML: "))
@@ -359,7 +361,7 @@ struct QpilotConfigTests {
     @Test("duplicate keys in YAML are refused")
     func duplicateKeys() throws {
         let yaml = "dataDir: a\ndataDir: b\n"
-        let error = try #require(throws: ConfigError.self) { try QpilotConfig.parse(yaml) }
+        let error = try #require(throws: QpilotError.self) { try QpilotConfig.parse(yaml) }
         #expect(error.message.contains("dataDir"))
     }
 
@@ -393,7 +395,7 @@ struct QpilotConfigTests {
                 tab: "a\tb"
             """#
         let config = try QpilotConfig.parse(yaml)
-        let json = try #require(config.middleware.first?.config)
+        let json = try #require(config.desired.middleware?.first?.config)
         let expected = #"""
             {"realm":"corp","greeting":"say \"hi\" \\ bye","limits":{"rps":10,"burst":2.5,"negative":-3},\#
             "enabled":true,"disabled":false,"tags":["a","b",3],"nested":[{"key":"v","list":[]},{}],\#
@@ -422,7 +424,7 @@ struct QpilotConfigTests {
         ])
     func scalarConfig(line: String, expected: String) throws {
         let config = try QpilotConfig.parse("middleware:\n- name: a\n  source: a.wasm\n  \(line)\n")
-        #expect(config.middleware.first?.config == expected)
+        #expect(config.desired.middleware?.first?.config == expected)
     }
 
     @Test("localhost as a listen address means 127.0.0.1; publicAddress may be a name")
@@ -433,8 +435,8 @@ struct QpilotConfigTests {
             modules:
               publicAddress: qpilot.internal:18002
             """)
-        #expect(config.xdsAddress == HostPort(host: "127.0.0.1", port: 18000))
-        #expect(config.modulesPublicAddress == HostPort(host: "qpilot.internal", port: 18002))
+        #expect(config.server.xds.address == HostPort(host: "127.0.0.1", port: 18000))
+        #expect(config.server.modules.publicAddress == HostPort(host: "qpilot.internal", port: 18002))
     }
 
     // MARK: host:port

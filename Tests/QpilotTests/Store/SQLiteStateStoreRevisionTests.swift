@@ -16,7 +16,7 @@ struct SQLiteStateStoreRevisionTests {
     @Test func commitsAreNumberedInOrderAndReadBackWhole() async throws {
         try await StoreTestSupport.withDataDirectory { directory in
             let store = try SQLiteStateStore(directory: directory)
-            var spec = MiddlewareSpec(name: "pii-guard", source: "oci://registry.local/pii:1", failurePolicy: "open", fleets: ["edge"])
+            var spec = MiddlewareSpec(name: "pii-guard", source: "oci://registry.local/pii:1", failurePolicy: .open, fleets: ["edge"])
             spec.config = .object(["redact": .array([.string("email"), .string("phone")]), "level": .number(2), "on": .bool(true)])
             let first = try await store.commit(middleware: [spec], author: "alice", action: "push pii-guard", expected: 0)
             let second = try await store.commit(

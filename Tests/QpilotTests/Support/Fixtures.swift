@@ -1,6 +1,7 @@
 import EnvoyAPI
 import Foundation
 import QpilotServer
+import QpilotAPI
 import SwiftProtobuf
 import Translator
 import WAT
@@ -166,8 +167,8 @@ enum Fixtures {
     }
 
     /// A realistic snapshot, from the translator.
-    static func translatedSnapshot(_ state: DesiredState = desiredState(), fleet: String? = nil) throws -> Snapshot {
-        try SnapshotBuilder.snapshot(Translator.translate(state, fleet: fleet))
+    static func translatedSnapshot(_ state: DesiredState = desiredState(), fleet: FleetKey = .everyOther) throws -> Snapshot {
+        try SnapshotBuilder.snapshot(Translator.translate(state, for: fleet))
     }
 
     /// The smallest module qpilot's validator accepts (an ABI marker and an allocator), with `tag`

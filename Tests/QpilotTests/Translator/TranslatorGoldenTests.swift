@@ -1,5 +1,6 @@
 import EnvoyAPI
 import Foundation
+import QpilotAPI
 import SwiftProtobuf
 import Testing
 import Translator
@@ -67,7 +68,7 @@ struct TranslatorGoldenTests {
 
     @Test("the translation of a fixed desired state matches Golden/translator-default.json")
     func golden() throws {
-        let rendered = try Self.render(Translator.translate(Self.state, fleet: nil))
+        let rendered = try Self.render(Translator.translate(Self.state, for: .everyOther))
         if ProcessInfo.processInfo.environment["QPILOT_UPDATE_GOLDEN"] == "1" {
             try Data(rendered.utf8).write(to: Self.sourceGoldenURL)
             return
@@ -91,7 +92,7 @@ struct TranslatorGoldenTests {
 
     @Test("the rendering decodes every nested Any (so the golden file is readable)")
     func nestedAnysAreDecoded() throws {
-        let rendered = try Self.render(Translator.translate(Self.state, fleet: nil))
+        let rendered = try Self.render(Translator.translate(Self.state, for: .everyOther))
         for type in Self.nestedTypes {
             #expect(rendered.contains("type.googleapis.com/\(type.protoMessageName)\""), "\(type.protoMessageName) is not shown")
         }

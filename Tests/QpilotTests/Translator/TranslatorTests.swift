@@ -1,5 +1,6 @@
 import EnvoyAPI
 import Foundation
+import QpilotAPI
 import SwiftProtobuf
 import Testing
 import Translator
@@ -41,8 +42,8 @@ extension EnvoyResources {
 @Suite("Translator")
 struct TranslatorTests {
     static func middleware(
-        _ name: String, phase: Middleware.Phase? = nil, priority: Int = 0, fleets: [String]? = nil,
-        policy: Middleware.FailurePolicy = .closed, delivery: Middleware.Delivery = .remote
+        _ name: String, phase: Phase? = nil, priority: Int = 0, fleets: [String]? = nil,
+        policy: FailurePolicy = .closed, delivery: Middleware.Delivery = .remote
     ) -> Middleware {
         Middleware(
             name: name, sha256: String(repeating: "0", count: 64), delivery: delivery, failurePolicy: policy, phase: phase,
@@ -77,7 +78,7 @@ struct TranslatorTests {
             Self.middleware("login", phase: .authn),
             Self.middleware("policy", phase: .authz),
         ])
-        let resources = Translator.translate(state, fleet: nil)
+        let resources = Translator.translate(state, for: .everyOther)
         let hcm = try resources.hcm(Names.egressListener)
         #expect(hcm.httpFilters.map(\.name) == [
             "envoy.filters.http.dynamic_forward_proxy",
@@ -102,7 +103,7 @@ struct TranslatorTests {
 
     @Test("the callout listener is internal and has no middleware")
     func calloutListener() throws {
-        let resources = Translator.translate(Fixtures.desiredState(), fleet: nil)
+        let resources = Translator.translate(Fixtures.desiredState(), for: .everyOther)
         let listener = try resources.listener(Names.calloutListener)
         guard case .internalListener? = listener.listenerSpecifier else {
             Issue.record("the callout listener must be an internal listener")
@@ -123,7 +124,7 @@ struct TranslatorTests {
 
     @Test("routes send everything to the forward-proxy cluster; only the egress route matches CONNECT")
     func routes() throws {
-        let resources = Translator.translate(Fixtures.desiredState(), fleet: nil)
+        let resources = Translator.translate(Fixtures.desiredState(), for: .everyOther)
         let egress = try resources.route(Names.egressRoute)
         let callout = try resources.route(Names.calloutRoute)
         #expect(egress.virtualHosts.only?.routes.map(\.name) == ["connect", "forward"])
@@ -148,8 +149,8 @@ struct TranslatorTests {
             Self.middleware("only-a", priority: 1, fleets: ["a"]),
             Self.middleware("everywhere", priority: 2),
         ])
-        #expect(state.namedFleets == ["a"])
-        let resources = Translator.translate(state, fleet: fleet)
+        #expect(state.fleetKeys == [.named("a"), .everyOther])
+        let resources = Translator.translate(state, for: fleet.map(FleetKey.named) ?? .everyOther)
         #expect(resources.extensionConfigs.map(\.name) == expected)
         let chain = try resources.hcm(Names.egressListener).httpFilters.map(\.name)
         #expect(Array(chain.dropFirst().dropLast()) == expected)
@@ -158,10 +159,10 @@ struct TranslatorTests {
     // MARK: Failure policy
 
     @Test("the ECDS default applies the failure policy: deny-all RBAC when closed, no-op RBAC when open",
-          arguments: Middleware.FailurePolicy.allCases)
-    func failurePolicy(policy: Middleware.FailurePolicy) throws {
+          arguments: FailurePolicy.allCases)
+    func failurePolicy(policy: FailurePolicy) throws {
         let state = Fixtures.desiredState(middleware: [Self.middleware("m", policy: policy)])
-        let resources = Translator.translate(state, fleet: nil)
+        let resources = Translator.translate(state, for: .everyOther)
         let filter = try #require(try resources.hcm(Names.egressListener).httpFilters.first { $0.name == "qpilot.middleware.m" })
         guard case .configDiscovery(let discovery) = filter.configType else {
             Issue.record("a middleware filter is configured through ECDS")
@@ -196,7 +197,7 @@ struct TranslatorTests {
     func inlineDelivery() throws {
         let bytes = Fixtures.wasm("inline")
         let state = Fixtures.desiredState(middleware: [Self.middleware("m", delivery: .inline(bytes))])
-        let wasm = try Translator.translate(state, fleet: nil).wasm("m")
+        let wasm = try Translator.translate(state, for: .everyOther).wasm("m")
         #expect(wasm.config.name == "m")
         #expect(wasm.config.vmConfig.vmID == "m", "one VM per middleware")
         #expect(wasm.config.vmConfig.runtime == "envoy.wasm.runtime.v8")
@@ -211,7 +212,7 @@ struct TranslatorTests {
     @Test("file delivery names the file")
     func fileDelivery() throws {
         let state = Fixtures.desiredState(middleware: [Self.middleware("m", delivery: .file(path: "/shared/abc.wasm"))])
-        let wasm = try Translator.translate(state, fleet: nil).wasm("m")
+        let wasm = try Translator.translate(state, for: .everyOther).wasm("m")
         #expect(wasm.config.vmConfig.code.local.filename == "/shared/abc.wasm")
         guard case .local(let local)? = wasm.config.vmConfig.code.specifier, case .filename? = local.specifier else {
             Issue.record("file delivery is a local file name")
@@ -232,7 +233,7 @@ struct TranslatorTests {
             Middleware(name: "m", sha256: sha, delivery: .remote)
         ])
         state.moduleEndpoint = .init(host: host, port: 18002)
-        let resources = Translator.translate(state, fleet: nil)
+        let resources = Translator.translate(state, for: .everyOther)
         let code = try resources.wasm("m").config.vmConfig.code
         guard case .remote(let remote)? = code.specifier else {
             Issue.record("remote delivery is a remote data source")
@@ -257,7 +258,7 @@ struct TranslatorTests {
     func configuration() throws {
         var middleware = Self.middleware("m")
         middleware.configuration = #"{"realm":"corp"}"#
-        let wasm = try Translator.translate(Fixtures.desiredState(middleware: [middleware]), fleet: nil).wasm("m")
+        let wasm = try Translator.translate(Fixtures.desiredState(middleware: [middleware]), for: .everyOther).wasm("m")
         #expect(try Google_Protobuf_StringValue(unpackingAny: wasm.config.configuration).value == #"{"realm":"corp"}"#)
     }
 
@@ -265,7 +266,7 @@ struct TranslatorTests {
 
     @Test("the forward-proxy cluster and filter share one DNS cache")
     func dnsCache() throws {
-        let resources = Translator.translate(Fixtures.desiredState(), fleet: nil)
+        let resources = Translator.translate(Fixtures.desiredState(), for: .everyOther)
         #expect(resources.clusters.map(\.name) == [Names.forwardProxyCluster, Names.calloutCluster, Names.moduleCluster])
         let cluster = try resources.cluster(Names.forwardProxyCluster)
         #expect(cluster.clusterType.name == "envoy.clusters.dynamic_forward_proxy")
@@ -281,8 +282,8 @@ struct TranslatorTests {
 
     @Test("translation is pure: equal input, equal output")
     func deterministic() {
-        let one = Translator.translate(Fixtures.desiredState(), fleet: "x")
-        let two = Translator.translate(Fixtures.desiredState(), fleet: "x")
+        let one = Translator.translate(Fixtures.desiredState(), for: .named("x"))
+        let two = Translator.translate(Fixtures.desiredState(), for: .named("x"))
         #expect(one.clusters == two.clusters)
         #expect(one.listeners == two.listeners)
         #expect(one.routes == two.routes)
@@ -291,7 +292,7 @@ struct TranslatorTests {
 
     @Test("no middleware: the chain is the forward proxy and the router, and there is no ECDS")
     func noMiddleware() throws {
-        let resources = Translator.translate(Fixtures.desiredState(middleware: []), fleet: nil)
+        let resources = Translator.translate(Fixtures.desiredState(middleware: []), for: .everyOther)
         #expect(resources.extensionConfigs.isEmpty)
         #expect(try resources.hcm(Names.egressListener).httpFilters.map(\.name) == [
             "envoy.filters.http.dynamic_forward_proxy", "envoy.filters.http.router",

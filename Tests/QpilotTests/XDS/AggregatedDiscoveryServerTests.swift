@@ -1,5 +1,6 @@
 import EnvoyAPI
 import Foundation
+import QpilotAPI
 import GRPCCore
 import Logging
 import SwiftProtobuf
@@ -79,15 +80,15 @@ struct AggregatedDiscoveryServerTests {
         #expect(status.fleet == "edge")
         #expect(status.protocolFlavour == "sotw")
         #expect(status.connected)
-        #expect(status.responses["CDS"] == 1)
-        #expect(status.sent["CDS"] == edge.version(of: .cluster))
+        #expect(status.responses[.cluster] == 1)
+        #expect(status.sent[.cluster] == edge.version(of: .cluster))
 
         // ACK, then a request that answers, so the ACK is known to be processed.
         harness.send(Fixtures.sotw(.cluster, version: clusters.versionInfo, nonce: clusters.nonce))
         harness.send(Fixtures.sotw(.listener))
         let listeners = try #require(await harness.next())
         #expect(listeners.typeURL == ResourceType.listener.typeURL)
-        #expect(nodes.status(of: "envoy-1")?.acked["CDS"] == edge.version(of: .cluster))
+        #expect(nodes.status(of: "envoy-1")?.acked[.cluster] == edge.version(of: .cluster))
 
         // A new snapshot for the fleet reaches the stream; Envoy rejects it.
         let edge2 = try Fixtures.snapshot(extraCluster: "edge_only", clusterTimeout: 9)
@@ -138,7 +139,7 @@ struct AggregatedDiscoveryServerTests {
 
         // The server's first snapshot arrives after the first request; the reconnect still
         // counts as an ACK of the version Envoy holds.
-        #expect(nodes.status(of: "envoy-2")?.acked["CDS"] == snapshot.version(of: .cluster))
+        #expect(nodes.status(of: "envoy-2")?.acked[.cluster] == snapshot.version(of: .cluster))
         harness.requests.finish()
         try await harness.server.value
     }

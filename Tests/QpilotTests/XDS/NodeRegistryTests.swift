@@ -1,5 +1,6 @@
 import EnvoyAPI
 import Foundation
+import QpilotAPI
 import SwiftProtobuf
 import Testing
 import XDS
@@ -35,10 +36,10 @@ struct NodeRegistryTests {
         registry.record(.unknownType("type.googleapis.com/x"), nodeID: "n", stream: stream)
 
         let status = try #require(registry.status(of: "n"))
-        #expect(status.acked == ["CDS": "c1", "LDS": "l1"])
-        #expect(status.nacks == ["ECDS": 2])
+        #expect(status.acked == [.cluster: "c1", .listener: "l1"])
+        #expect(status.nacks == [.extensionConfig: 2])
         let nack = try #require(status.lastNack)
-        #expect(nack.type == "ECDS")
+        #expect(nack.type == .extensionConfig)
         #expect(nack.version == "e3")
         #expect(nack.message == "still bad")
     }
@@ -52,7 +53,7 @@ struct NodeRegistryTests {
         #expect(registry.status(of: "n")?.lastNack?.version == "e2")
         registry.record(.ack(.extensionConfig, version: "e3"), nodeID: "n", stream: stream)
         #expect(registry.status(of: "n")?.lastNack == nil)
-        #expect(registry.status(of: "n")?.nacks == ["ECDS": 1], "the count stays")
+        #expect(registry.status(of: "n")?.nacks == [.extensionConfig: 1], "the count stays")
     }
 
     @Test("responses sent are counted per type, with the last version")
@@ -63,8 +64,8 @@ struct NodeRegistryTests {
         registry.recordSent(.cluster, version: "c2", nodeID: "n", stream: stream)
         registry.recordSent(.route, version: "r1", nodeID: "n", stream: stream)
         let status = try #require(registry.status(of: "n"))
-        #expect(status.responses == ["CDS": 2, "RDS": 1])
-        #expect(status.sent == ["CDS": "c2", "RDS": "r1"])
+        #expect(status.responses == [.cluster: 2, .route: 1])
+        #expect(status.sent == [.cluster: "c2", .route: "r1"])
     }
 
     @Test("a reconnect replaces the entry; the old stream can no longer change it")
@@ -95,7 +96,7 @@ struct NodeRegistryTests {
         let changed = try Fixtures.snapshot(ecdsPayload: "v2")
         let registry = NodeRegistry()
         let stream = registry.connect(nodeID: "n", fleet: "f", envoyVersion: "", flavour: "sotw")
-        func state(_ against: Snapshot?) throws -> NodeStatus.SyncState {
+        func state(_ against: Snapshot?) throws -> SyncState {
             try #require(registry.status(of: "n")).syncState(against: against)
         }
 
@@ -117,7 +118,7 @@ struct NodeRegistryTests {
 
     @Test("status encodes as JSON with the documented sync-state names")
     func codable() throws {
-        #expect(NodeStatus.SyncState.inSync.rawValue == "in-sync")
+        #expect(SyncState.inSync.rawValue == "in-sync")
         let registry = NodeRegistry()
         let stream = registry.connect(nodeID: "n", fleet: "f", envoyVersion: "v", flavour: "sotw")
         registry.record(.nack(.route, version: "r", message: "m"), nodeID: "n", stream: stream)

@@ -1,14 +1,13 @@
-import AdminServer
 import QpilotAPI
 
-/// How each write changes the chain. Pure: the reconciler reads the head, applies the edit, and
+/// How each write changes the chain. Pure: the writer reads the head, applies the edit, and
 /// commits the result as one revision.
 enum ChainEdit {
     /// The new chain and the revision's action text. `rollbackChain` is the chain of the
-    /// revision a rollback names (the reconciler reads it from the store).
+    /// revision a rollback names (the writer reads it from the store).
     static func apply(
         _ write: ChainWrite, to chain: [MiddlewareSpec], rollbackChain: [MiddlewareSpec]? = nil
-    ) throws(AdminError) -> (chain: [MiddlewareSpec], action: String) {
+    ) throws(QpilotError) -> (chain: [MiddlewareSpec], action: String) {
         switch write {
         case .put(let spec):
             var chain = chain
@@ -20,8 +19,8 @@ enum ChainEdit {
             return (chain, "push \(spec.name)")
         case .create(let spec):
             guard !chain.contains(where: { $0.name == spec.name }) else {
-                throw AdminError(
-                    409, "duplicate", "a middleware named '\(spec.name)' exists; replace it with PUT /v1/middleware/\(spec.name) (qctl push)")
+                throw QpilotError(
+                    .duplicate, "a middleware named '\(spec.name)' exists; replace it with PUT /v1/middleware/\(spec.name) (qctl push)")
             }
             return (chain + [spec], "create \(spec.name)")
         case .delete(let name):
@@ -37,20 +36,20 @@ enum ChainEdit {
         case .apply(let specs):
             var seen: Set<String> = []
             for spec in specs where !seen.insert(spec.name).inserted {
-                throw AdminError(
-                    409, "duplicate", "the document names '\(spec.name)' twice; each middleware name appears once",
+                throw QpilotError(
+                    .duplicate, "the document names '\(spec.name)' twice; each middleware name appears once",
                     details: ["name": spec.name])
             }
             return (specs, "apply (\(specs.count) middleware)")
         case .rollback(let number):
             guard let rollbackChain else {
-                throw AdminError(404, "unknown_revision", "there is no revision \(number); `qctl history` lists them")
+                throw QpilotError.unknownRevision(number)
             }
             return (rollbackChain, "rollback to \(number)")
         }
     }
 
-    static func notFound(_ name: String) -> AdminError {
-        AdminError(404, "not_found", "no middleware named '\(name)'; `qctl get` lists them")
+    static func notFound(_ name: String) -> QpilotError {
+        QpilotError(.notFound, "no middleware named '\(name)'; `qctl get` lists them")
     }
 }

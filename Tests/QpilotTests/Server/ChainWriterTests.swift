@@ -2,7 +2,9 @@ import Crypto
 import EnvoyAPI
 import Foundation
 import Logging
-import QpilotServer
+@testable import QpilotServer
+import QpilotAPI
+import Modules
 import Store
 import SwiftProtobuf
 import Testing
@@ -30,12 +32,19 @@ struct Workspace {
 
     func remove() { try? FileManager.default.removeItem(at: directory) }
 
-    /// A reconciler whose server settings come from the config file as it is now.
-    func reconciler(cache: SnapshotCache) throws -> Reconciler {
-        let settings = try QpilotConfig.parse(String(decoding: try Data(contentsOf: configURL), as: UTF8.self))
-        return try Reconciler(
-            configURL: configURL, settings: settings, cache: cache,
-            logger: Logger(label: "qpilot-tests", factory: { _ in SwiftLogNoOpLogHandler() }))
+    /// A writer whose server settings come from the config file as it is now, with the stores
+    /// the runtime would give it.
+    func writer(cache: SnapshotCache) throws -> ChainWriter {
+        let config = try QpilotConfig.load(configURL).config
+        let logger = Logger(label: "qpilot-tests", factory: { _ in SwiftLogNoOpLogHandler() })
+        try FileManager.default.createDirectory(at: config.server.dataDir, withIntermediateDirectories: true)
+        let moduleStore = try ModuleStore(dataDirectory: config.server.dataDir)
+        let resolver = ModuleResolver(
+            fetcher: ModuleFetcher(), store: moduleStore, directory: directory, sharedDir: config.server.modules.sharedDir,
+            logger: logger)
+        return ChainWriter(
+            configURL: configURL, loaded: config, cache: cache, store: try SQLiteStateStore(directory: config.server.dataDir),
+            modules: resolver, moduleStore: moduleStore, logger: logger)
     }
 }
 
@@ -50,8 +59,8 @@ func wasmFilter(_ snapshot: Snapshot?, _ middleware: String) throws -> Envoy_Ext
     return try Envoy_Extensions_Filters_Http_Wasm_V3_Wasm(unpackingAny: config.typedConfig)
 }
 
-@Suite("Reconciler")
-struct ReconcilerTests {
+@Suite("ChainWriter")
+struct ChainWriterTests {
     static let authBytes = Fixtures.wasm("auth")
     static let statsBytes = Fixtures.wasm("stats")
 
@@ -70,47 +79,47 @@ struct ReconcilerTests {
         """
 
     /// A workspace with both modules and the good config, reconciled once.
-    static func published() async throws -> (Workspace, SnapshotCache, Reconciler) {
+    static func published() async throws -> (Workspace, SnapshotCache, ChainWriter) {
         let workspace = try Workspace()
         try workspace.write("modules/auth.wasm", authBytes)
         try workspace.write("modules/stats.wasm", statsBytes)
         try workspace.writeConfig(good)
         let cache = SnapshotCache()
-        let reconciler = try workspace.reconciler(cache: cache)
-        try await reconciler.reload().get()
-        return (workspace, cache, reconciler)
+        let writer = try workspace.writer(cache: cache)
+        try await writer.reload().get()
+        return (workspace, cache, writer)
     }
 
     @Test("removing the middleware: section imports the file's chain as the store's revision 1; Envoy's config does not change")
     func fileToStoreImport() async throws {
-        let (workspace, cache, reconciler) = try await Self.published()
+        let (workspace, cache, writer) = try await Self.published()
         defer { workspace.remove() }
         let before = try #require(cache.snapshot(for: "edge")).version
-        #expect(try await reconciler.state.head() == nil)
+        #expect(try await writer.store.head() == nil)
 
         let storeMode = Self.good.components(separatedBy: "middleware:")[0]
         try workspace.writeConfig(storeMode)
-        try await reconciler.reload().get()
+        try await writer.reload().get()
 
-        let head = try #require(try await reconciler.state.head())
+        let head = try #require(try await writer.store.head())
         #expect(head.number == 1)
         #expect(head.action == "import from qpilot.yaml")
         #expect(head.middleware.map(\.name) == ["stats", "auth"])
-        #expect(reconciler.currentStatus.mode == .store)
-        #expect(reconciler.currentStatus.middleware == ["auth", "stats"])
+        #expect(writer.status.mode == .store)
+        #expect(writer.status.middleware == ["auth", "stats"])
         #expect(try #require(cache.snapshot(for: "edge")).version == before, "the same Envoy config, now from the store")
 
         // A later reload does not import again.
-        try await reconciler.reload().get()
-        #expect(try await reconciler.state.revisions(limit: 10, before: nil).count == 1)
+        try await writer.reload().get()
+        #expect(try await writer.store.revisions(limit: 10, before: nil).count == 1)
     }
 
     @Test("a good config is published, per fleet, and its modules are stored")
     func publishes() async throws {
-        let (workspace, cache, reconciler) = try await Self.published()
+        let (workspace, cache, writer) = try await Self.published()
         defer { workspace.remove() }
 
-        let status = reconciler.currentStatus
+        let status = writer.status
         #expect(status.published)
         #expect(status.generation == 1)
         #expect(status.lastError == nil)
@@ -155,7 +164,7 @@ struct ReconcilerTests {
                 - name: gone
                   source: modules/gone.wasm
                 """,
-            files: [:], lineMarker: "- name: gone", field: "middleware[1].source",
+            files: [:], lineMarker: "source: modules/gone.wasm", field: "middleware[1].source",
             mentions: ["modules/gone.wasm", "no such file"]),
         BadEdit(
             label: "duplicate name",
@@ -190,7 +199,7 @@ struct ReconcilerTests {
                 - name: text
                   source: modules/readme.wasm
                 """,
-            files: ["modules/readme.wasm": Data("# not a module\n".utf8)], lineMarker: "- name: text",
+            files: ["modules/readme.wasm": Data("# not a module\n".utf8)], lineMarker: "source: modules/readme.wasm",
             field: "middleware[1].source",
             mentions: ["readme.wasm", "not a WebAssembly module"]),
         BadEdit(
@@ -201,21 +210,21 @@ struct ReconcilerTests {
                 - name: tiny
                   source: modules/tiny.wasm
                 """,
-            files: ["modules/tiny.wasm": Data([0x00, 0x61, 0x73])], lineMarker: "- name: tiny",
+            files: ["modules/tiny.wasm": Data([0x00, 0x61, 0x73])], lineMarker: "source: modules/tiny.wasm",
             field: "middleware[0].source",
             mentions: ["not a WebAssembly module"]),
     ]
 
     @Test("a bad reload is refused with its line and field, and the running config stays", arguments: badEdits)
     func badReload(edit: BadEdit) async throws {
-        let (workspace, cache, reconciler) = try await Self.published()
+        let (workspace, cache, writer) = try await Self.published()
         defer { workspace.remove() }
         let core = try #require(cache.snapshot(for: "core")).version
         let edge = try #require(cache.snapshot(for: "edge")).version
 
         for (path, bytes) in edit.files { try workspace.write(path, bytes) }
         try workspace.writeConfig(edit.yaml)
-        let result = await reconciler.reload()
+        let result = await writer.reload()
         guard case .failure(let error) = result else {
             Issue.record("the reload should fail")
             return
@@ -228,7 +237,7 @@ struct ReconcilerTests {
 
         #expect(cache.snapshot(for: "core")?.version == core, "Envoy still sees the previous config")
         #expect(cache.snapshot(for: "edge")?.version == edge)
-        let status = reconciler.currentStatus
+        let status = writer.status
         #expect(status.lastError == error.description)
         #expect(status.generation == 1)
         #expect(status.published)
@@ -237,25 +246,25 @@ struct ReconcilerTests {
 
     @Test("a good config after a bad one is published and clears the error")
     func recovers() async throws {
-        let (workspace, cache, reconciler) = try await Self.published()
+        let (workspace, cache, writer) = try await Self.published()
         defer { workspace.remove() }
         try workspace.writeConfig("dataDir: data\nmiddleware:\n- name: x\n  source: nowhere.wasm\n")
-        await #expect(throws: ConfigError.self) { try await reconciler.reload().get() }
+        await #expect(throws: QpilotError.self) { try await writer.reload().get() }
 
         try workspace.writeConfig("dataDir: data\nmiddleware:\n- name: auth\n  source: modules/auth.wasm\n")
-        try await reconciler.reload().get()
-        #expect(reconciler.currentStatus.generation == 2)
-        #expect(reconciler.currentStatus.lastError == nil)
-        #expect(reconciler.currentStatus.middleware == ["auth"])
+        try await writer.reload().get()
+        #expect(writer.status.generation == 2)
+        #expect(writer.status.lastError == nil)
+        #expect(writer.status.middleware == ["auth"])
         #expect(cache.snapshot(for: "edge")?.resources(of: .extensionConfig).keys.sorted() == [Names.filter("auth")])
     }
 
     @Test("an unreadable config file is an error that names it")
     func missingConfigFile() async throws {
-        let (workspace, _, reconciler) = try await Self.published()
+        let (workspace, _, writer) = try await Self.published()
         defer { workspace.remove() }
         try FileManager.default.removeItem(at: workspace.configURL)
-        guard case .failure(let error) = await reconciler.reload() else {
+        guard case .failure(let error) = await writer.reload() else {
             Issue.record("the reload should fail")
             return
         }
@@ -278,7 +287,7 @@ struct ReconcilerTests {
               source: auth.wasm
             """)
         let cache = SnapshotCache()
-        try await workspace.reconciler(cache: cache).reload().get()
+        try await workspace.writer(cache: cache).reload().get()
 
         let target = workspace.directory.appendingPathComponent("shared/\(sha256Hex(Self.authBytes)).wasm")
         #expect(FileManager.default.contents(atPath: target.path) == Self.authBytes)
@@ -288,16 +297,16 @@ struct ReconcilerTests {
 
     @Test("reloadIfChanged reloads after any edit, even one that keeps the length, and not otherwise")
     func reloadIfChanged() async throws {
-        let (workspace, _, reconciler) = try await Self.published()
+        let (workspace, _, writer) = try await Self.published()
         defer { workspace.remove() }
-        await reconciler.reloadIfChanged()
-        #expect(reconciler.currentStatus.generation == 1, "unchanged file, no reload")
+        await writer.reloadIfChanged()
+        #expect(writer.status.generation == 1, "unchanged file, no reload")
 
         // Same length, and past the first 80 bytes.
         let edited = Self.good.replacingOccurrences(of: "realm: corp", with: "realm: prod")
         #expect(edited.utf8.count == Self.good.utf8.count)
         try workspace.writeConfig(edited)
-        await reconciler.reloadIfChanged()
-        #expect(reconciler.currentStatus.generation == 2)
+        await writer.reloadIfChanged()
+        #expect(writer.status.generation == 2)
     }
 }

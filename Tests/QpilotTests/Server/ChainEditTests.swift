@@ -1,4 +1,4 @@
-import AdminServer
+import Foundation
 import QpilotAPI
 import Translator
 @testable import QpilotServer
@@ -16,15 +16,14 @@ struct ChainEditTests {
         #expect(try ChainEdit.apply(.put(changed), to: [Self.a, Self.b]).chain == [Self.a, changed])
         #expect(try ChainEdit.apply(.put(Self.b), to: [Self.a]).chain == [Self.a, Self.b])
         #expect(try ChainEdit.apply(.put(Self.b), to: [Self.a]).action == "push b")
-        let error = #expect(throws: AdminError.self) { try ChainEdit.apply(.create(Self.a), to: [Self.a]) }
-        #expect(error?.status == 409)
-        #expect(error?.code == "duplicate")
+        let error = #expect(throws: QpilotError.self) { try ChainEdit.apply(.create(Self.a), to: [Self.a]) }
+        #expect(error?.code == .duplicate)
     }
 
     @Test("delete, enable and disable name a middleware that exists; enable restores the pushed document")
     func deleteAndToggle() throws {
         #expect(try ChainEdit.apply(.delete(name: "a"), to: [Self.a, Self.b]).chain == [Self.b])
-        #expect((#expect(throws: AdminError.self) { try ChainEdit.apply(.delete(name: "zz"), to: [Self.a]) })?.status == 404)
+        #expect((#expect(throws: QpilotError.self) { try ChainEdit.apply(.delete(name: "zz"), to: [Self.a]) })?.code == .notFound)
         let disabled = try ChainEdit.apply(.setEnabled(name: "b", enabled: false), to: [Self.a, Self.b]).chain
         #expect(disabled[1].isEnabled == false)
         #expect(try ChainEdit.apply(.setEnabled(name: "b", enabled: true), to: disabled).chain == [Self.a, Self.b])
@@ -32,11 +31,11 @@ struct ChainEditTests {
 
     @Test("apply refuses a name twice; rollback needs the revision's chain")
     func applyAndRollback() throws {
-        let error = #expect(throws: AdminError.self) { try ChainEdit.apply(.apply([Self.a, Self.b, Self.a]), to: []) }
-        #expect(error?.code == "duplicate")
+        let error = #expect(throws: QpilotError.self) { try ChainEdit.apply(.apply([Self.a, Self.b, Self.a]), to: []) }
+        #expect(error?.code == .duplicate)
         #expect(error?.message.contains("'a' twice") == true)
         #expect(try ChainEdit.apply(.rollback(to: 3), to: [Self.a], rollbackChain: [Self.b]) == ([Self.b], "rollback to 3"))
-        #expect((#expect(throws: AdminError.self) { try ChainEdit.apply(.rollback(to: 9), to: [Self.a]) })?.code == "unknown_revision")
+        #expect((#expect(throws: QpilotError.self) { try ChainEdit.apply(.rollback(to: 9), to: [Self.a]) })?.code == .unknownRevision)
     }
 
     @Test("${secret:NAME} references are found and replaced, JSON-escaped; a missing one names itself")
@@ -54,15 +53,37 @@ struct ChainEditTests {
 
     @Test("a spec becomes a checked entry with qpilot.yaml's defaults; bad values name their field")
     func entries() throws {
-        let entry = try Self.b.entry(at: 0)
+        let entry = try ChainEntry(spec: Self.b, index: 0)
         #expect(entry.failurePolicy == .closed)
-        #expect(entry.pullPolicy == .IfNotPresent)
+        #expect(entry.pullPolicy == .ifNotPresent)
         #expect(entry.config == "x")
-        var bad = Self.a
-        bad.phase = "later"
-        let error = #expect(throws: AdminError.self) { try bad.entry(at: 2) }
-        #expect(error?.message.contains("middleware[2] 'a': phase: 'later' is not one of: authn, authz, stats") == true)
-        bad = MiddlewareSpec(name: "no spaces", source: "/x.wasm")
-        #expect((#expect(throws: AdminError.self) { try bad.entry(at: 0) })?.details?["field"] == "name")
+        #expect(entry.place.index == 0)
+        let bad = MiddlewareSpec(name: "no spaces", source: "/x.wasm")
+        let error = #expect(throws: QpilotError.self) { try ChainEntry(spec: bad, index: 2) }
+        #expect(error?.code == .invalid)
+        #expect(error?.details["field"] == "name")
+        #expect(error?.message.hasPrefix("middleware[2] 'no spaces': name:") == true)
+        let pinned = MiddlewareSpec(name: "a", source: "/a.wasm", sha256: "SHA256:" + String(repeating: "AB", count: 32))
+        #expect(try ChainEntry(spec: pinned, index: 0).sha256 == String(repeating: "ab", count: 32))
+    }
+
+    @Test("an enum value outside its vocabulary is refused when the document is read, naming value and choices")
+    func vocabulary() throws {
+        let json = Data(#"{"name": "a", "source": "/a.wasm", "phase": "later"}"#.utf8)
+        let error = #expect(throws: DecodingError.self) { try JSONDecoder().decode(MiddlewareSpec.self, from: json) }
+        guard case .dataCorrupted(let context)? = error else {
+            Issue.record("expected dataCorrupted, got \(String(describing: error))")
+            return
+        }
+        let unknown = try #require(context.underlyingError as? UnknownValue)
+        #expect(unknown.description == "'later' is not one of: authn, authz, stats")
+        #expect(context.codingPath.map(\.stringValue) == ["phase"])
+        // The same spellings as before, for every vocabulary.
+        let spec = MiddlewareSpec(
+            name: "a", source: "/a.wasm", pullPolicy: .always, failurePolicy: .open, phase: .authz, delivery: .remote)
+        let encoded = String(decoding: try JSONEncoder().encode(spec), as: UTF8.self)
+        for field in [#""pullPolicy":"Always""#, #""failurePolicy":"open""#, #""phase":"authz""#, #""delivery":"remote""#] {
+            #expect(encoded.contains(field), "\(encoded)")
+        }
     }
 }

@@ -1,0 +1,161 @@
+import AdminServer
+import Foundation
+import HTTPTypes
+import Modules
+import QpilotAPI
+import Store
+import XDS
+
+/// The admin API's view of the running server: reads come from the store, the node registry
+/// and the snapshot cache; writes go to the one writer. Here, and only here, a domain error
+/// becomes an HTTP answer.
+struct AdminService: AdminBackend {
+    let writer: ChainWriter
+    let store: any StateStore
+    let nodeRegistry: NodeRegistry
+    let cache: SnapshotCache
+    let modules: ModuleResolver
+    let metricsRegistry: QpilotMetrics
+
+    func nodes() -> [NodeView] {
+        nodeRegistry.all().map { $0.view(against: cache.snapshot(for: $0.fleet)) }
+    }
+
+    func configStatus() -> ConfigStatusView {
+        let status = writer.status
+        return ConfigStatusView(
+            generation: status.generation, published: status.published, middleware: status.middleware,
+            lastError: status.lastError)
+    }
+
+    func middleware() async throws(AdminError) -> MiddlewareList {
+        try await answer { () async throws(QpilotError) in try await writer.chain() }
+    }
+
+    func write(_ write: ChainWrite, expected: Int?, actor: WriteActor) async throws(AdminError) -> WriteOutcome {
+        let committed = try await answer { () async throws(QpilotError) in
+            try await writer.write(write, expected: expected, actor: actor)
+        }
+        return WriteOutcome(
+            result: WriteResult(revision: committed.revision, rollout: "/v1/rollouts/\(committed.revision)", changed: committed.changed),
+            created: committed.created)
+    }
+
+    func revisions(limit: Int) async throws(AdminError) -> RevisionList {
+        let revisions = try await reading("the history") { try await store.revisions(limit: limit, before: nil) }
+        return RevisionList(revisions: revisions.map(\.summary))
+    }
+
+    func revision(_ number: Int) async throws(AdminError) -> RevisionDetail {
+        guard let revision = try await reading("the revision", { try await store.revision(number) }) else {
+            throw AdminError(QpilotError.unknownRevision(number))
+        }
+        return RevisionDetail(summary: revision.summary, middleware: revision.middleware)
+    }
+
+    func rollout(_ revision: Int) async throws(AdminError) -> RolloutView {
+        guard let data = try await reading("the rollout", { try await store.rollout(revision: revision) }) else {
+            if try await reading("the revision", { try await store.revision(revision) }) == nil {
+                throw AdminError(QpilotError.unknownRevision(revision))
+            }
+            throw AdminError(QpilotError(.notFound, "revision \(revision) made no rollout (it was never published)"))
+        }
+        let record: RolloutRecord
+        do {
+            record = try JSONDecoder().decode(RolloutRecord.self, from: data)
+        } catch {
+            throw AdminError(QpilotError(.store, "the rollout record of revision \(revision) is unreadable: \(error)"))
+        }
+        let cache = self.cache
+        return record.view(revision: revision, nodes: nodeRegistry.all()) { fleet in cache.snapshot(for: fleet)?.configVersions ?? [:] }
+    }
+
+    func secrets() async throws(AdminError) -> SecretList {
+        SecretList(secrets: try await reading("the secrets") { try await store.secrets() })
+    }
+
+    func setSecret(name: String, value: String, actor: WriteActor) async throws(AdminError) -> SecretInfo {
+        try await answer { () async throws(QpilotError) in try await writer.setSecret(name: name, value: value, actor: actor) }
+        let secrets = try await secrets().secrets
+        guard let info = secrets.first(where: { $0.name == name }) else {
+            throw AdminError(QpilotError(.store, "the secret '\(name)' was written but cannot be listed"))
+        }
+        return info
+    }
+
+    func deleteSecret(name: String, actor: WriteActor) async throws(AdminError) {
+        try await answer { () async throws(QpilotError) in try await writer.deleteSecret(name: name, actor: actor) }
+    }
+
+    func validate(_ request: ValidateRequest) async throws(AdminError) -> ModuleReport {
+        do {
+            let report = try await modules.check(source: request.source, sha256: request.sha256)
+            metricsRegistry.validation(ok: true)
+            return report
+        } catch {
+            metricsRegistry.validation(ok: false)
+            throw AdminError(error)
+        }
+    }
+
+    func bootstrap(nodeID: String, fleet: String, delta: Bool, adminPort: Int) throws(AdminError) -> String {
+        let bootstrap = Bootstrap(nodeID: nodeID, fleet: fleet, xds: writer.server.xds.address, delta: delta, adminPort: adminPort)
+        do {
+            try bootstrap.validate()
+        } catch {
+            throw AdminError(.badRequest, .invalid, error.description)
+        }
+        return bootstrap.yaml
+    }
+
+    func metrics() -> String {
+        metricsRegistry.updateConnectedNodes(nodeRegistry.all())
+        return metricsRegistry.exposition()
+    }
+
+    // MARK: Errors
+
+    func answer<T>(_ body: () async throws(QpilotError) -> T) async throws(AdminError) -> T {
+        do {
+            return try await body()
+        } catch {
+            throw AdminError(error)
+        }
+    }
+
+    func reading<T>(_ what: String, _ body: () async throws -> T) async throws(AdminError) -> T {
+        do {
+            return try await body()
+        } catch {
+            throw AdminError(QpilotError.store("cannot read \(what)", error))
+        }
+    }
+}
+
+extension AdminError {
+    /// A domain error as the admin API answers it: the status and code from its `Code`, the
+    /// message with its field.
+    init(_ error: QpilotError) {
+        let (status, code): (HTTPResponse.Status, APIErrorCode) =
+            switch error.code {
+            case .invalid: (.badRequest, .invalid)
+            case .notFound: (.notFound, .notFound)
+            case .unknownRevision: (.notFound, .unknownRevision)
+            case .duplicate: (.conflict, .duplicate)
+            case .fileMode: (.conflict, .fileMode)
+            case .staleRevision: (.conflict, .staleRevision)
+            case .secretInUse: (.conflict, .secretInUse)
+            case .invalidModule: (.unprocessableContent, .invalidModule)
+            case .missingSecret: (.unprocessableContent, .missingSecret)
+            case .invalidConfig: (.unprocessableContent, .invalid)
+            default: (.internalServerError, .store)
+            }
+        self.init(status, code, error.located, details: error.details.isEmpty ? nil : error.details)
+    }
+}
+
+extension Revision {
+    var summary: RevisionSummary {
+        RevisionSummary(revision: number, author: author, createdAt: createdAt, action: action, middleware: middleware.map(\.name))
+    }
+}

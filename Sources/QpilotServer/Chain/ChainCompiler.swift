@@ -1,0 +1,93 @@
+import Foundation
+import Modules
+import QpilotAPI
+import Translator
+import XDS
+
+/// Turns a checked chain into the snapshots Envoy receives. Pure: the modules are already
+/// loaded and the secrets already read, so equal input gives byte-equal snapshots, and a chain
+/// that would give Envoy an inconsistent config is refused here, before anything is published.
+enum ChainCompiler {
+    /// Snapshots ready to publish, and what they were built from.
+    struct Compiled: Sendable {
+        /// Checked for consistency, so publishing cannot fail.
+        var snapshots: SnapshotCache.Checked
+        var state: DesiredState
+        /// What the nodes of each fleet key should hold.
+        var versions: [FleetKey: ConfigVersions]
+        /// Some middleware has `pullPolicy: Always`, so reconciles repeat on a timer.
+        var needsRefresh: Bool
+
+        /// Middleware names in chain order.
+        var chain: [String] { Translator.orderedChain(state.middleware).map(\.name) }
+    }
+
+    /// `modules[i]` is the module of `entries[i]`.
+    static func compile(
+        _ entries: [ChainEntry], modules: [LoadedModule], secrets: [String: String], desired: DesiredConfig,
+        server: ServerSettings
+    ) throws(QpilotError) -> Compiled {
+        var middleware: [Middleware] = []
+        for (entry, module) in zip(entries, modules) {
+            let configuration: String
+            do {
+                configuration = try SecretReferences.resolve(entry.config, secrets: secrets)
+            } catch {
+                throw entry.problem(
+                    .missingSecret, "config",
+                    "refers to secret '\(error.name)', which is not set; set it with `qctl secret set \(error.name) --from-file FILE`")
+            }
+            let delivery: Middleware.Delivery
+            switch entry.delivery ?? desired.delivery {
+            case .inline: delivery = .inline(module.bytes)
+            case .remote: delivery = .remote
+            case .file:
+                guard let sharedDir = server.modules.sharedDir else {
+                    throw entry.problem(.invalid, "delivery", "delivery 'file' needs modules.sharedDir: a directory that Envoy can read")
+                }
+                delivery = .file(path: ModuleResolver.sharedPath(of: module.sha256, in: sharedDir).path)
+            }
+            middleware.append(
+                Middleware(
+                    name: entry.name, sha256: module.sha256, delivery: delivery, configuration: configuration,
+                    failurePolicy: entry.failurePolicy, phase: entry.phase, priority: entry.priority, fleets: entry.fleets))
+        }
+        let endpoint = server.modules.endpointForEnvoy
+        let state = DesiredState(
+            egress: .init(address: desired.egress.address, port: desired.egress.port, accessLog: desired.egress.accessLog),
+            callout: .init(accessLog: desired.callout.accessLog),
+            moduleEndpoint: .init(host: endpoint.host, port: endpoint.port), middleware: middleware)
+
+        func snapshot(_ key: FleetKey) throws(QpilotError) -> Snapshot {
+            do {
+                return try SnapshotBuilder.snapshot(Translator.translate(state, for: key))
+            } catch {
+                throw QpilotError(.invalidConfig, "cannot build the Envoy config: \(error)", cause: error)
+            }
+        }
+        let fallback = try snapshot(.everyOther)
+        var byFleet: [String: Snapshot] = [:]
+        var versions: [FleetKey: ConfigVersions] = [.everyOther: fallback.configVersions]
+        for key in state.fleetKeys {
+            guard let fleet = key.name else { continue }
+            byFleet[fleet] = try snapshot(key)
+            versions[key] = byFleet[fleet]?.configVersions
+        }
+        let snapshots: SnapshotCache.Checked
+        do {
+            snapshots = try SnapshotCache.check(byFleet: byFleet, fallback: fallback)
+        } catch {
+            throw QpilotError(.invalidConfig, "the generated Envoy config is not consistent: \(error)", cause: error)
+        }
+        return Compiled(
+            snapshots: snapshots, state: state, versions: versions,
+            needsRefresh: entries.contains { $0.pullPolicy == .always })
+    }
+}
+
+extension Snapshot {
+    /// What a node holding this snapshot has ACKed, in the API's names.
+    var configVersions: ConfigVersions {
+        Dictionary(uniqueKeysWithValues: versionsOfNonEmptyTypes.map { ($0.key.configType, $0.value) })
+    }
+}

@@ -1,0 +1,29 @@
+import Foundation
+import QpilotAPI
+
+/// The part of qpilot.yaml that a reload applies: what Envoy's config is made of, and in file
+/// mode the middleware chain itself.
+public struct DesiredConfig: Sendable, Equatable {
+    public struct Egress: Sendable, Equatable {
+        public var address = "127.0.0.1"
+        public var port = 10000
+        /// An access-log path (resolved), or nil for none.
+        public var accessLog: String?
+    }
+
+    public struct Callout: Sendable, Equatable {
+        public var accessLog: String? = "/dev/stdout"
+    }
+
+    public var egress = Egress()
+    public var callout = Callout()
+    /// How Envoy gets module bytes, for every middleware that does not say otherwise.
+    public var delivery = Delivery.inline
+    /// The file's `middleware:` section, or nil when the file has none (the store is then the
+    /// source of truth).
+    public var middleware: [ChainEntry]?
+
+    public init() {}
+
+    public var mode: ChainMode { middleware == nil ? .store : .file }
+}

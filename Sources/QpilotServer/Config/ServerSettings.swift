@@ -1,0 +1,76 @@
+import Foundation
+
+/// The settings qpilot reads once, at start: its ports, its data directory, the limits of its
+/// module fetcher. A reload that changes one logs a warning and keeps the running value; the
+/// fields of this type are exactly that list. Paths are resolved against qpilot.yaml's folder.
+public struct ServerSettings: Sendable, Equatable {
+    public struct XDS: Sendable, Equatable {
+        public var address = HostPort(host: "127.0.0.1", port: 18000)
+        /// Largest ADS message qpilot accepts from Envoy, in bytes.
+        public var maxReceiveBytes = 4 * 1024 * 1024
+    }
+
+    public struct Admin: Sendable, Equatable {
+        public var address = HostPort(host: "127.0.0.1", port: 18001)
+        /// `TOKEN ROLE` lines; created with one admin token when absent. Default
+        /// `<dataDir>/admin-tokens`.
+        public var tokensFile: URL
+    }
+
+    public struct Modules: Sendable, Equatable {
+        public var address = HostPort(host: "127.0.0.1", port: 18002)
+        /// Where Envoy reaches the module endpoint, when not at `address`.
+        public var publicAddress: HostPort?
+        /// The directory shared with Envoy for `delivery: file`.
+        public var sharedDir: URL?
+        /// A docker `config.json` with registry logins.
+        public var credentialsFile: URL?
+        public var maxModuleBytes = 256 * 1024 * 1024
+        public var maxDecompressedBytes = 512 * 1024 * 1024
+        public var fetchTimeoutSeconds = 60
+        /// How often sources with `pullPolicy: Always` are fetched again.
+        public var refreshSeconds = 60
+
+        /// Where Envoy fetches modules delivered `remote`.
+        public var endpointForEnvoy: HostPort { publicAddress ?? address }
+    }
+
+    public var xds = XDS()
+    public var admin: Admin
+    public var modules = Modules()
+    /// The store, the module store and the secrets key.
+    public var dataDir: URL
+
+    /// Defaults for a qpilot.yaml in `directory`.
+    public init(directory: URL) {
+        dataDir = Paths.resolve("./data", in: directory)
+        admin = Admin(tokensFile: dataDir.appendingPathComponent("admin-tokens"))
+    }
+
+    /// The settings that differ from `running`, by their qpilot.yaml names (`xds.address`, …).
+    /// Read from the type itself, so a setting added later is compared without anyone listing it.
+    public func changed(from running: ServerSettings) -> [String] {
+        Self.differences(Mirror(reflecting: self), Mirror(reflecting: running), prefix: "")
+    }
+
+    private static func differences(_ new: Mirror, _ old: Mirror, prefix: String) -> [String] {
+        zip(new.children, old.children).flatMap { pair -> [String] in
+            let (left, right) = pair
+            let name = prefix + (left.label ?? "")
+            let leftChild = Mirror(reflecting: left.value)
+            if leftChild.displayStyle == .struct, !(left.value is HostPort), !(left.value is URL) {
+                return differences(leftChild, Mirror(reflecting: right.value), prefix: name + ".")
+            }
+            return "\(left.value)" == "\(right.value)" ? [] : [name]
+        }
+    }
+}
+
+/// Paths in qpilot.yaml are relative to the file's own folder.
+public enum Paths {
+    public static func resolve(_ path: String, in directory: URL) -> URL {
+        path.hasPrefix("/")
+            ? URL(fileURLWithPath: path).standardizedFileURL
+            : directory.appendingPathComponent(path).standardizedFileURL
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import Logging
+import Modules
+import QpilotAPI
+import Store
+import Synchronization
+import Translator
+import XDS
+
+extension ChainWriter {
+    /// Publishes compiled (and so already checked) snapshots, records what each fleet now
+    /// receives, and collects modules nothing refers to any more.
+    func publish(_ compiled: ChainCompiler.Compiled, desired: DesiredConfig, revision: Int?) async {
+        cache.publish(compiled.snapshots)
+        needsRefresh = compiled.needsRefresh
+        let versions = compiled.versions
+        let changed = Set(versions.keys).union(publishedVersions.keys).filter { versions[$0] != publishedVersions[$0] }
+        publishedVersions = versions
+        if let revision {
+            await recordRollout(
+                RolloutRecord(publishedAt: Date(), versions: versions, changedFleets: changed.sorted()), revision: revision,
+                replace: !changed.isEmpty)
+        }
+        var keep = Set(compiled.state.middleware.map(\.sha256))
+        if desired.mode == .store { keep.formUnion(await recentRevisionModules()) }
+        collectGarbage(keeping: keep)
+        let names = compiled.chain
+        state.withLock { state in
+            state.status.published = true
+            state.status.generation += 1
+            state.status.lastError = nil
+            state.status.middleware = names
+            state.status.mode = desired.mode
+            state.status.revision = revision ?? 0
+            state.desired = desired
+        }
+        logger.info(
+            "config published",
+            metadata: [
+                "middleware": "\(names.joined(separator: ","))", "fleets": "\(compiled.snapshots.byFleet.keys.sorted())",
+                "mode": "\(desired.mode)", "revision": "\(revision ?? 0)",
+            ])
+    }
+
+    /// Saves the record unless one exists and `replace` is false (a restart republishing the
+    /// head keeps the original record).
+    func recordRollout(_ record: RolloutRecord, revision: Int, replace: Bool) async {
+        do {
+            if !replace, try await store.rollout(revision: revision) != nil { return }
+            try await store.saveRollout(revision: revision, record: try JSONEncoder().encode(record))
+        } catch {
+            logger.warning("cannot save the rollout record", metadata: ["revision": "\(revision)", "error": "\(error)"])
+        }
+    }
+
+    static let revisionsKeptForRollback = 10
+    static let generationsKept = 5
+
+    /// Modules of the latest revisions, kept so that a rollback needs no fetch.
+    func recentRevisionModules() async -> Set<String> {
+        let revisions = (try? await store.revisions(limit: Self.revisionsKeptForRollback, before: nil)) ?? []
+        return Set(revisions.flatMap { $0.middleware.compactMap(\.resolvedSHA256) })
+    }
+
+    /// A module stays stored while any of the latest published generations refers to it: an
+    /// Envoy that NACKed a change still runs the previous one, and may need to fetch it again
+    /// (remote delivery) after a restart.
+    func collectGarbage(keeping current: Set<String>) {
+        // A reload that changes no module (a SIGHUP, a refresh) is not a new generation here.
+        if recentModules.last != current { recentModules.append(current) }
+        if recentModules.count > Self.generationsKept { recentModules.removeFirst() }
+        let removed = moduleStore.collectGarbage(keeping: recentModules.reduce(into: Set<String>()) { $0.formUnion($1) })
+        if !removed.isEmpty {
+            logger.info("removed modules no longer referenced", metadata: ["sha256": "\(removed)"])
+        }
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import Logging
+import QpilotAPI
+import Store
+import Translator
+
+/// Writes through the admin API: each one checks everything a reload would (modules fetched and
+/// validated, secrets present, Envoy config consistent) before it commits a revision, so a
+/// refused write changes neither the store nor what Envoy sees.
+extension ChainWriter {
+    /// Applies one write as one revision, publishes it, and starts recording its rollout.
+    public func write(_ write: ChainWrite, expected: Int?, actor: WriteActor) async throws(QpilotError) -> Committed {
+        try await takingTurns { () async throws(QpilotError) -> Committed in
+            try await self.writeNow(write, expected: expected, actor: actor)
+        }
+    }
+
+    func writeNow(_ write: ChainWrite, expected: Int?, actor: WriteActor) async throws(QpilotError) -> Committed {
+        let desired = desired
+        guard desired.mode == .store else {
+            throw QpilotError(
+                .fileMode,
+                "qpilot.yaml has a `middleware:` section, so the file is the source of truth; edit it instead, or remove the section to manage middleware through the API")
+        }
+        let head = try await head()
+        let headNumber = head?.number ?? 0
+        if let expected, expected != headNumber { throw .stale(expected: expected, head: headNumber) }
+        var rollbackChain: [MiddlewareSpec]?
+        if case .rollback(let number) = write {
+            do {
+                rollbackChain = try await store.revision(number)?.middleware
+            } catch {
+                throw .store("cannot read revision \(number)", error)
+            }
+        }
+        let before = head?.middleware ?? []
+        var (chain, action) = try ChainEdit.apply(write, to: before, rollbackChain: rollbackChain)
+        let entries = try chain.enabledEntries()
+        let compiled = try await compile(entries, desired)
+        let modules = Dictionary(compiled.state.middleware.map { ($0.name, $0.sha256) }, uniquingKeysWith: { first, _ in first })
+        for index in chain.indices where chain[index].isEnabled { chain[index].resolvedSHA256 = modules[chain[index].name] }
+        let created = write.names.map { name in !before.contains { $0.name == name } } ?? false
+        if let head, head.middleware == chain {
+            return Committed(revision: headNumber, changed: false, created: false)
+        }
+        let revision: Revision
+        do {
+            revision = try await store.commit(middleware: chain, author: actor.description, action: action, expected: headNumber)
+        } catch {
+            throw .store("cannot write the revision; nothing changed", error)
+        }
+        await publish(compiled, desired: desired, revision: revision.number)
+        logger.info("revision committed", metadata: ["revision": "\(revision.number)", "action": "\(action)", "author": "\(revision.author)"])
+        return Committed(revision: revision.number, changed: true, created: created)
+    }
+
+    /// Creates or replaces a secret, and republishes when the chain uses it.
+    public func setSecret(name: String, value: String, actor: WriteActor) async throws(QpilotError) {
+        try await takingTurns { () async throws(QpilotError) in
+            guard !value.isEmpty else { throw QpilotError(.invalid, "a secret's value must not be empty") }
+            do {
+                try await self.store.setSecret(name: name, value: value, author: actor.description)
+            } catch {
+                throw .store("cannot write the secret", error)
+            }
+            if try await !self.secretUsers(name).isEmpty { await self.reloadNow() }
+            self.logger.info("secret set", metadata: ["name": "\(name)", "author": "\(actor)"])
+        }
+    }
+
+    /// Removes a secret that no middleware refers to.
+    public func deleteSecret(name: String, actor: WriteActor) async throws(QpilotError) {
+        try await takingTurns { () async throws(QpilotError) in
+            let users = try await self.secretUsers(name)
+            guard users.isEmpty else {
+                throw QpilotError(
+                    .secretInUse,
+                    "secret '\(name)' is used by middleware \(users.map { "'\($0)'" }.joined(separator: ", ")); change their config first",
+                    details: ["middleware": users.joined(separator: ",")])
+            }
+            let removed: Bool
+            do {
+                removed = try await self.store.deleteSecret(name: name)
+            } catch {
+                throw .store("cannot delete the secret", error)
+            }
+            guard removed else { throw QpilotError(.notFound, "no secret named '\(name)'; `qctl secret list` lists them") }
+            self.logger.info("secret deleted", metadata: ["name": "\(name)", "author": "\(actor)"])
+        }
+    }
+
+    /// The middleware whose config refers to a secret.
+    func secretUsers(_ name: String) async throws(QpilotError) -> [String] {
+        try await chain().middleware.filter { SecretReferences.names(in: $0.config?.moduleConfiguration ?? "").contains(name) }
+            .map(\.name)
+    }
+
+    /// An actor runs another call whenever one awaits, so two writes could both read head N and
+    /// race to commit N+1 (one would fail as stale though nobody asked for If-Match). Reloads and
+    /// writes therefore take turns, in arrival order.
+    func takingTurns<T, E: Error>(_ body: () async throws(E) -> T) async throws(E) -> T {
+        if busy {
+            await withCheckedContinuation { waiting.append($0) }
+        } else {
+            busy = true
+        }
+        defer {
+            if waiting.isEmpty { busy = false } else { waiting.removeFirst().resume() }
+        }
+        return try await body()
+    }
+}
+
+extension ChainWrite {
+    /// The middleware a write creates or replaces by name, if it names one.
+    var names: String? {
+        switch self {
+        case .put(let spec), .create(let spec): spec.name
+        case .delete, .setEnabled, .apply, .rollback: nil
+        }
+    }
+}
