@@ -64,7 +64,7 @@ run: build envoy fixtures
 ## integration tests against real Envoy, a real registry, real upstreams. One build serves all.
 test: envoy fixtures middleware
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --filter QpilotTests
+	$(SWIFT) test --skip-build --skip IntegrationTests
 	$(MAKE) --no-print-directory sdk-test
 	$(MAKE) --no-print-directory validate-modules
 	QPILOT_ENVOY="$(abspath $(ENVOY))" QPILOT_WASM_DIR="$(abspath $(WASM))" \
@@ -90,7 +90,7 @@ validate-modules:
 
 unit:
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --filter QpilotTests
+	$(SWIFT) test --skip-build --skip IntegrationTests
 
 integration: envoy fixtures
 	$(SWIFT) build --build-tests

@@ -156,19 +156,65 @@ let package = Package(
             path: "Benchmarks/QpilotBench",
             swiftSettings: strict
         ),
-        // Unit tests: no sockets, no Envoy.
+        // Unit tests, one target per library so that a change rebuilds only the tests that
+        // depend on it: no Envoy, no network beyond in-memory.
+        .target(
+            name: "QpilotTestSupport",
+            dependencies: ["Translator", "QpilotAPI", .product(name: "WAT", package: "WasmKit")],
+            path: "Tests/QpilotTestSupport",
+            swiftSettings: strict
+        ),
         .testTarget(
-            name: "QpilotTests",
+            name: "XDSTests",
             dependencies: [
-                "XDS", "Translator", "Modules", "QpilotServer", "EnvoyAPI", "Store", "QpilotAPI",
-                .product(name: "WAT", package: "WasmKit"),
+                "XDS", "EnvoyAPI", "QpilotAPI", "QpilotTestSupport",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "TranslatorTests",
+            dependencies: [
+                "Translator", "EnvoyAPI", "QpilotAPI", "QpilotTestSupport",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            resources: [.copy("Golden")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ModulesTests",
+            dependencies: ["Modules", .product(name: "WAT", package: "WasmKit")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "StoreTests",
+            dependencies: ["Store", "QpilotAPI", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "AdminServerTests",
+            dependencies: [
+                "AdminServer", "QpilotAPI", "Modules",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "WAT", package: "WasmKit"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "QpilotServerTests",
+            dependencies: [
+                "QpilotServer", "XDS", "Translator", "Modules", "EnvoyAPI", "Store", "QpilotAPI", "AdminServer", "QpilotTestSupport",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
-            resources: [.copy("Golden")],
             swiftSettings: strict
         ),
         // Integration tests: real Envoy 1.40, real loopback upstreams. Run by `make test`.

@@ -18,14 +18,22 @@ public enum AdminAPI {
         host: String, port: Int, tokens: Tokens, backend: any AdminBackend, logger: Logger,
         onResponse: (@Sendable (Int) -> Void)? = nil
     ) -> some ApplicationProtocol & Service {
+        Application(
+            router: router(tokens: tokens, backend: backend, onResponse: onResponse),
+            configuration: .init(address: .hostname(host, port: port), serverName: "qpilot"), logger: logger)
+    }
+
+    /// Every route, behind the token check; tests drive it in memory.
+    public static func router(
+        tokens: Tokens, backend: any AdminBackend, onResponse: (@Sendable (Int) -> Void)? = nil
+    ) -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: StatusCounter(onResponse: onResponse))
         router.add(middleware: BearerAuth(tokens: tokens))
         addReadRoutes(router, backend)
         addWriteRoutes(router, backend)
         addSecretRoutes(router, backend)
-        return Application(
-            router: router, configuration: .init(address: .hostname(host, port: port), serverName: "qpilot"), logger: logger)
+        return router
     }
 
     static func addReadRoutes(_ router: Router<BasicRequestContext>, _ backend: any AdminBackend) {
@@ -215,8 +223,16 @@ public enum AdminAPI {
         return value
     }
 
+    /// The token of an `Authorization: Bearer <token>` header. The scheme is case-insensitive
+    /// (RFC 9110 section 11.1).
+    static func bearerToken(_ header: String) -> String? {
+        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        return parts[1].trimmingCharacters(in: .whitespaces)
+    }
+
     static func actor(_ request: Request) -> WriteActor {
-        let token = request.headers[.authorization].map { String($0.dropFirst("Bearer ".count)) } ?? ""
+        let token = request.headers[.authorization].flatMap(bearerToken) ?? ""
         let fingerprint = SHA256.hash(data: Data(token.utf8)).prefix(4).map { String(format: "%02x", $0) }.joined()
         // A client may say who it is; keep it short and printable, as it lands in the history.
         let claimed = request.headers[HTTPField.Name("X-Qpilot-Actor")!].map {
@@ -256,9 +272,7 @@ struct BearerAuth<Context: RequestContext>: RouterMiddleware {
     let tokens: Tokens
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
-            let role = tokens.role(of: String(header.dropFirst("Bearer ".count)))
-        else {
+        guard let token = request.headers[.authorization].flatMap(AdminAPI.bearerToken), let role = tokens.role(of: token) else {
             var response = try AdminAPI.error(
                 AdminError(.unauthorized, .unauthorized, "send 'Authorization: Bearer <token>' with a token from qpilot's tokens file"))
             response.headers[.wwwAuthenticate] = "Bearer realm=\"qpilot\""

@@ -17,6 +17,14 @@ public enum ModuleEndpoint {
     public static func application(
         host: String, port: Int, store: ModuleStore, ready: @escaping @Sendable () -> Bool, logger: Logger
     ) -> some ApplicationProtocol & Service {
+        Application(
+            router: router(store: store, ready: ready),
+            configuration: .init(address: .hostname(host, port: port), serverName: "qpilot"),
+            logger: logger)
+    }
+
+    /// The routes; tests drive them in memory.
+    public static func router(store: ModuleStore, ready: @escaping @Sendable () -> Bool) -> Router<BasicRequestContext> {
         let router = Router()
         router.get("/healthz") { _, _ in "ok\n" }
         router.get("/readyz") { _, _ -> Response in
@@ -27,10 +35,7 @@ public enum ModuleEndpoint {
         }
         router.on("/modules/sha256/:digest", method: .head, use: moduleHandler(store))
         router.on("/modules/sha256/:digest", method: .get, use: moduleHandler(store))
-        return Application(
-            router: router,
-            configuration: .init(address: .hostname(host, port: port), serverName: "qpilot"),
-            logger: logger)
+        return router
     }
 
     static func moduleHandler(_ store: ModuleStore) -> @Sendable (Request, BasicRequestContext) async throws -> Response {

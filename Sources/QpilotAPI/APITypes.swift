@@ -69,7 +69,6 @@ public enum SyncState: String, Vocabulary {
     case pending
     case nacked
 
-    public init(from decoder: any Decoder) throws { self = try Self.decode(from: decoder) }
 }
 
 /// `GET /v1/nodes`.

@@ -95,7 +95,6 @@ public enum ChainMode: String, Vocabulary {
     /// The store's head revision, written through the admin API.
     case store
 
-    public init(from decoder: any Decoder) throws { self = try Self.decode(from: decoder) }
 }
 
 /// `POST /v1/apply`: a whole desired chain, written as one revision.

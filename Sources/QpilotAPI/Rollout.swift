@@ -55,7 +55,6 @@ public enum RolloutState: String, Vocabulary {
     /// A later revision replaced it before every node took it.
     case superseded
 
-    public init(from decoder: any Decoder) throws { self = try Self.decode(from: decoder) }
 
     /// Nothing more will change: the rollout completed, failed or was replaced.
     public var isFinal: Bool { self != .inProgress }
@@ -65,5 +64,4 @@ public enum RolloutState: String, Vocabulary {
 public enum NodeRolloutState: String, Vocabulary {
     case acked, nacked, pending
 
-    public init(from decoder: any Decoder) throws { self = try Self.decode(from: decoder) }
 }

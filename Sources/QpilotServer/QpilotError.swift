@@ -107,7 +107,11 @@ extension QpilotError {
     /// A store failure; the message says that nothing changed when the caller was writing.
     static func store(_ what: String, _ error: any Error) -> QpilotError {
         if let error = error as? QpilotError { return error }
-        if case StoreError.staleRevision(let expected, let head)? = error as? StoreError { return stale(expected: expected, head: head) }
+        switch error as? StoreError {
+        case .staleRevision(let expected, let head)?: return stale(expected: expected, head: head)
+        case .invalidName?: return QpilotError(.invalid, "\(error)", cause: error)
+        default: break
+        }
         return QpilotError(.store, "\(what): \(error)", cause: error)
     }
 }

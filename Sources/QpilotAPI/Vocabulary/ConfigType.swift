@@ -7,7 +7,6 @@ public enum ConfigType: String, Vocabulary, Comparable, CodingKeyRepresentable {
     case routes = "RDS"
     case middleware = "ECDS"
 
-    public init(from decoder: any Decoder) throws { self = try Self.decode(from: decoder) }
 
     public static func < (lhs: Self, rhs: Self) -> Bool {
         allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!

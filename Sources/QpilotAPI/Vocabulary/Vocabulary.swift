@@ -29,12 +29,12 @@ extension Vocabulary {
     public static var spellings: [String] { allCases.map(\.rawValue) }
 
     /// Decodes a string and refuses an unknown spelling with ``UnknownValue`` as the underlying
-    /// error (the admin API reports it as `invalid`, naming the field).
-    static func decode(from decoder: any Decoder) throws -> Self {
-        let container = try decoder.singleValueContainer()
-        let text = try container.decode(String.self)
+    /// error (the admin API reports it as `invalid`, naming the field). More specific than the
+    /// standard library's decoder for string enums, so every vocabulary gets it.
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
         do {
-            return try parse(text)
+            self = try Self.parse(text)
         } catch {
             throw DecodingError.dataCorrupted(
                 .init(codingPath: decoder.codingPath, debugDescription: error.description, underlyingError: error))
@@ -49,7 +49,6 @@ public enum FailurePolicy: String, Vocabulary {
     /// Requests pass without this middleware.
     case open
 
-    public init(from decoder: any Decoder) throws { self = try Self.decode(from: decoder) }
 }
 
 /// Where in the chain a middleware runs: `authn` before `authz` before `stats`, and a middleware
@@ -57,7 +56,6 @@ public enum FailurePolicy: String, Vocabulary {
 public enum Phase: String, Vocabulary, Comparable {
     case authn, authz, stats
 
-    public init(from decoder: any Decoder) throws { self = try Self.decode(from: decoder) }
 
     public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rank < rhs.rank }
 
@@ -77,7 +75,6 @@ public enum PullPolicy: String, Vocabulary {
     /// Fetch on every reconcile, and roll out a new digest when the source changed.
     case always = "Always"
 
-    public init(from decoder: any Decoder) throws { self = try Self.decode(from: decoder) }
 }
 
 /// How Envoy gets a module's bytes.
@@ -89,5 +86,4 @@ public enum Delivery: String, Vocabulary {
     /// Fetched by Envoy from qpilot's module endpoint.
     case remote
 
-    public init(from decoder: any Decoder) throws { self = try Self.decode(from: decoder) }
 }

@@ -61,8 +61,17 @@ public struct ServerSettings: Sendable, Equatable {
             if leftChild.displayStyle == .struct, !(left.value is HostPort), !(left.value is URL) {
                 return differences(leftChild, Mirror(reflecting: right.value), prefix: name + ".")
             }
-            return "\(left.value)" == "\(right.value)" ? [] : [name]
+            return comparable(left.value) == comparable(right.value) ? [] : [name]
         }
+    }
+
+    /// A value as text to compare: a path for a URL (Foundation may add a trailing slash once the
+    /// directory exists), the wrapped value for an optional.
+    private static func comparable(_ value: Any) -> String {
+        let mirror = Mirror(reflecting: value)
+        if mirror.displayStyle == .optional { return mirror.children.first.map { comparable($0.value) } ?? "nil" }
+        if let url = value as? URL { return url.standardizedFileURL.path }
+        return "\(value)"
     }
 }
 

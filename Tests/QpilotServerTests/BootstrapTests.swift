@@ -2,6 +2,7 @@ import Foundation
 import QpilotServer
 import Testing
 import Yams
+import QpilotTestSupport
 
 @Suite("Bootstrap")
 struct BootstrapTests {

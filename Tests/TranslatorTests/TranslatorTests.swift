@@ -4,6 +4,7 @@ import QpilotAPI
 import SwiftProtobuf
 import Testing
 import Translator
+import QpilotTestSupport
 
 typealias HCM = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager
 typealias WasmFilter = Envoy_Extensions_Filters_Http_Wasm_V3_Wasm
@@ -73,7 +74,7 @@ struct TranslatorTests {
 
     @Test("the egress chain is dynamic_forward_proxy, the middleware in order, then the router")
     func egressFilters() throws {
-        let state = Fixtures.desiredState(middleware: [
+        let state = Samples.desiredState(middleware: [
             Self.middleware("metrics", phase: .stats),
             Self.middleware("login", phase: .authn),
             Self.middleware("policy", phase: .authz),
@@ -103,7 +104,7 @@ struct TranslatorTests {
 
     @Test("the callout listener is internal and has no middleware")
     func calloutListener() throws {
-        let resources = Translator.translate(Fixtures.desiredState(), for: .everyOther)
+        let resources = Translator.translate(Samples.desiredState(), for: .everyOther)
         let listener = try resources.listener(Names.calloutListener)
         guard case .internalListener? = listener.listenerSpecifier else {
             Issue.record("the callout listener must be an internal listener")
@@ -124,7 +125,7 @@ struct TranslatorTests {
 
     @Test("routes send everything to the forward-proxy cluster; only the egress route matches CONNECT")
     func routes() throws {
-        let resources = Translator.translate(Fixtures.desiredState(), for: .everyOther)
+        let resources = Translator.translate(Samples.desiredState(), for: .everyOther)
         let egress = try resources.route(Names.egressRoute)
         let callout = try resources.route(Names.calloutRoute)
         #expect(egress.virtualHosts.only?.routes.map(\.name) == ["connect", "forward"])
@@ -145,7 +146,7 @@ struct TranslatorTests {
             (nil, ["qpilot.middleware.everywhere"]),
         ] as [(String?, [String])])
     func fleets(fleet: String?, expected: [String]) throws {
-        let state = Fixtures.desiredState(middleware: [
+        let state = Samples.desiredState(middleware: [
             Self.middleware("only-a", priority: 1, fleets: ["a"]),
             Self.middleware("everywhere", priority: 2),
         ])
@@ -161,7 +162,7 @@ struct TranslatorTests {
     @Test("the ECDS default applies the failure policy: deny-all RBAC when closed, no-op RBAC when open",
           arguments: FailurePolicy.allCases)
     func failurePolicy(policy: FailurePolicy) throws {
-        let state = Fixtures.desiredState(middleware: [Self.middleware("m", policy: policy)])
+        let state = Samples.desiredState(middleware: [Self.middleware("m", policy: policy)])
         let resources = Translator.translate(state, for: .everyOther)
         let filter = try #require(try resources.hcm(Names.egressListener).httpFilters.first { $0.name == "qpilot.middleware.m" })
         guard case .configDiscovery(let discovery) = filter.configType else {
@@ -195,8 +196,8 @@ struct TranslatorTests {
 
     @Test("inline delivery puts the module's bytes in the ECDS resource")
     func inlineDelivery() throws {
-        let bytes = Fixtures.wasm("inline")
-        let state = Fixtures.desiredState(middleware: [Self.middleware("m", delivery: .inline(bytes))])
+        let bytes = Samples.wasm("inline")
+        let state = Samples.desiredState(middleware: [Self.middleware("m", delivery: .inline(bytes))])
         let wasm = try Translator.translate(state, for: .everyOther).wasm("m")
         #expect(wasm.config.name == "m")
         #expect(wasm.config.vmConfig.vmID == "m", "one VM per middleware")
@@ -211,7 +212,7 @@ struct TranslatorTests {
 
     @Test("file delivery names the file")
     func fileDelivery() throws {
-        let state = Fixtures.desiredState(middleware: [Self.middleware("m", delivery: .file(path: "/shared/abc.wasm"))])
+        let state = Samples.desiredState(middleware: [Self.middleware("m", delivery: .file(path: "/shared/abc.wasm"))])
         let wasm = try Translator.translate(state, for: .everyOther).wasm("m")
         #expect(wasm.config.vmConfig.code.local.filename == "/shared/abc.wasm")
         guard case .local(let local)? = wasm.config.vmConfig.code.specifier, case .filename? = local.specifier else {
@@ -229,7 +230,7 @@ struct TranslatorTests {
         ])
     func remoteDelivery(host: String, uriPrefix: String) throws {
         let sha = String(repeating: "ab", count: 32)
-        var state = Fixtures.desiredState(middleware: [
+        var state = Samples.desiredState(middleware: [
             Middleware(name: "m", sha256: sha, delivery: .remote)
         ])
         state.moduleEndpoint = .init(host: host, port: 18002)
@@ -258,7 +259,7 @@ struct TranslatorTests {
     func configuration() throws {
         var middleware = Self.middleware("m")
         middleware.configuration = #"{"realm":"corp"}"#
-        let wasm = try Translator.translate(Fixtures.desiredState(middleware: [middleware]), for: .everyOther).wasm("m")
+        let wasm = try Translator.translate(Samples.desiredState(middleware: [middleware]), for: .everyOther).wasm("m")
         #expect(try Google_Protobuf_StringValue(unpackingAny: wasm.config.configuration).value == #"{"realm":"corp"}"#)
     }
 
@@ -266,7 +267,7 @@ struct TranslatorTests {
 
     @Test("the forward-proxy cluster and filter share one DNS cache")
     func dnsCache() throws {
-        let resources = Translator.translate(Fixtures.desiredState(), for: .everyOther)
+        let resources = Translator.translate(Samples.desiredState(), for: .everyOther)
         #expect(resources.clusters.map(\.name) == [Names.forwardProxyCluster, Names.calloutCluster, Names.moduleCluster])
         let cluster = try resources.cluster(Names.forwardProxyCluster)
         #expect(cluster.clusterType.name == "envoy.clusters.dynamic_forward_proxy")
@@ -282,8 +283,8 @@ struct TranslatorTests {
 
     @Test("translation is pure: equal input, equal output")
     func deterministic() {
-        let one = Translator.translate(Fixtures.desiredState(), for: .named("x"))
-        let two = Translator.translate(Fixtures.desiredState(), for: .named("x"))
+        let one = Translator.translate(Samples.desiredState(), for: .named("x"))
+        let two = Translator.translate(Samples.desiredState(), for: .named("x"))
         #expect(one.clusters == two.clusters)
         #expect(one.listeners == two.listeners)
         #expect(one.routes == two.routes)
@@ -292,7 +293,7 @@ struct TranslatorTests {
 
     @Test("no middleware: the chain is the forward proxy and the router, and there is no ECDS")
     func noMiddleware() throws {
-        let resources = Translator.translate(Fixtures.desiredState(middleware: []), for: .everyOther)
+        let resources = Translator.translate(Samples.desiredState(middleware: []), for: .everyOther)
         #expect(resources.extensionConfigs.isEmpty)
         #expect(try resources.hcm(Names.egressListener).httpFilters.map(\.name) == [
             "envoy.filters.http.dynamic_forward_proxy", "envoy.filters.http.router",

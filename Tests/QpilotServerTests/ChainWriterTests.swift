@@ -10,6 +10,7 @@ import SwiftProtobuf
 import Testing
 import Translator
 import XDS
+import QpilotTestSupport
 
 /// A temporary directory holding a qpilot.yaml and its modules; removed by `remove()`.
 struct Workspace {
@@ -61,8 +62,8 @@ func wasmFilter(_ snapshot: Snapshot?, _ middleware: String) throws -> Envoy_Ext
 
 @Suite("ChainWriter")
 struct ChainWriterTests {
-    static let authBytes = Fixtures.wasm("auth")
-    static let statsBytes = Fixtures.wasm("stats")
+    static let authBytes = Samples.wasm("auth")
+    static let statsBytes = Samples.wasm("stats")
 
     static let good = """
         dataDir: data

@@ -6,9 +6,9 @@ import WAT
 /// Modules for the validation tests: the real ones in ../shared/testdata/wasm, the repository's
 /// own WAT files, and small ones written here in WAT.
 enum ValidationSamples {
-    /// /work/main, from this file's place in Tests/QpilotTests/Validation.
+    /// The repository, from this file's place in Tests/ModulesTests.
     static let repository = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     /// ../shared/testdata/wasm, a sibling of the repository.
     static let sharedModules = repository.deletingLastPathComponent().appendingPathComponent("shared/testdata/wasm")

@@ -1,10 +1,7 @@
 import EnvoyAPI
 import Foundation
-import QpilotServer
-import QpilotAPI
+import QpilotTestSupport
 import SwiftProtobuf
-import Translator
-import WAT
 import XDS
 
 /// Small, real Envoy resources and requests for the protocol and snapshot tests.
@@ -166,41 +163,6 @@ enum Fixtures {
         ])
     }
 
-    /// A realistic snapshot, from the translator.
-    static func translatedSnapshot(_ state: DesiredState = desiredState(), fleet: FleetKey = .everyOther) throws -> Snapshot {
-        try SnapshotBuilder.snapshot(Translator.translate(state, for: fleet))
-    }
-
-    /// The smallest module qpilot's validator accepts (an ABI marker and an allocator), with `tag`
-    /// in a custom section, so different tags give different hashes.
-    static func wasm(_ tag: String = "") -> Data {
-        let module = try! wat2wasm("""
-            (module
-              (memory (export "memory") 1)
-              (func (export "proxy_abi_version_0_2_1"))
-              (func (export "malloc") (param i32) (result i32) (i32.const 0)))
-            """)
-        // A custom section (id 0): size, then the name's length and bytes, then the payload.
-        let name = Array("qpilot.test".utf8)
-        let payload = Array(tag.utf8)
-        let body = [UInt8(name.count)] + name + payload
-        precondition(body.count < 128, "keep test tags short")
-        return Data(module + [0x00, UInt8(body.count)] + body)
-    }
-
-    static func desiredState(
-        middleware: [Middleware] = [
-            Middleware(name: "auth", sha256: String(repeating: "a", count: 64), delivery: .inline(wasm("auth")), phase: .authn),
-            Middleware(name: "stats", sha256: String(repeating: "b", count: 64), delivery: .remote, phase: .stats),
-        ]
-    ) -> DesiredState {
-        DesiredState(
-            egress: .init(address: "127.0.0.1", port: 10000),
-            callout: .init(),
-            moduleEndpoint: .init(host: "127.0.0.1", port: 18002),
-            middleware: middleware)
-    }
-
     // MARK: Requests
 
     static func sotw(
@@ -239,9 +201,4 @@ enum Fixtures {
         }
         return request
     }
-}
-
-extension Array {
-    /// The single element, or nil when there are zero or several.
-    var only: Element? { count == 1 ? first : nil }
 }

@@ -1,6 +1,7 @@
 import EnvoyAPI
 import Foundation
 import SwiftProtobuf
+import QpilotTestSupport
 import Testing
 import XDS
 

@@ -1,0 +1,111 @@
+import Foundation
+import QpilotAPI
+@testable import QpilotServer
+import QpilotTestSupport
+import Store
+import Testing
+import XDS
+
+/// Writes through the one writer, in store mode, on a real store in a temporary directory.
+@Suite("ChainWriter writes")
+struct ChainWriterWriteTests {
+    static let actor = WriteActor(claimed: "test", tokenFingerprint: "00000000")
+
+    /// A store-mode workspace (no `middleware:` section) with one module, published once.
+    static func storeMode() async throws -> (Workspace, SnapshotCache, ChainWriter, String) {
+        let workspace = try Workspace()
+        try workspace.write("modules/auth.wasm", Samples.wasm("auth"))
+        try workspace.writeConfig("dataDir: data\n")
+        let cache = SnapshotCache()
+        let writer = try workspace.writer(cache: cache)
+        try await writer.reload().get()
+        return (workspace, cache, writer, workspace.directory.appendingPathComponent("modules/auth.wasm").path)
+    }
+
+    @Test("a put creates, then replaces; the same document again changes nothing; each revision records its module")
+    func putCreatesReplaces() async throws {
+        let (workspace, cache, writer, module) = try await Self.storeMode()
+        defer { workspace.remove() }
+        let spec = MiddlewareSpec(name: "auth", source: module, phase: .authn)
+        let first = try await writer.write(.put(spec), expected: 0, actor: Self.actor)
+        #expect(first == .init(revision: 1, changed: true, created: true))
+        var changed = spec
+        changed.priority = 3
+        #expect(try await writer.write(.put(changed), expected: nil, actor: Self.actor) == .init(revision: 2, changed: true, created: false))
+        #expect(try await writer.write(.put(changed), expected: nil, actor: Self.actor) == .init(revision: 2, changed: false, created: false))
+
+        let head = try #require(try await writer.store.head())
+        #expect(head.middleware.first?.resolvedSHA256 == sha256Hex(Samples.wasm("auth")))
+        #expect(head.author == "test (token 00000000)")
+        #expect(writer.status.revision == 2)
+        #expect(cache.snapshot(for: "any")?.resources(of: .extensionConfig).keys.sorted() == ["qpilot.middleware.auth"])
+        #expect(try await writer.store.rollout(revision: 2) != nil, "the rollout is recorded")
+    }
+
+    @Test("refusals carry their code, and the head stays where it was")
+    func refusals() async throws {
+        let (workspace, _, writer, module) = try await Self.storeMode()
+        defer { workspace.remove() }
+        _ = try await writer.write(.put(MiddlewareSpec(name: "auth", source: module)), expected: nil, actor: Self.actor)
+
+        func code(_ write: ChainWrite, expected: Int? = nil) async -> QpilotError.Code? {
+            do {
+                _ = try await writer.write(write, expected: expected, actor: Self.actor)
+                return nil
+            } catch {
+                return error.code
+            }
+        }
+        #expect(await code(.put(MiddlewareSpec(name: "x", source: module)), expected: 7) == .staleRevision)
+        #expect(await code(.create(MiddlewareSpec(name: "auth", source: module))) == .duplicate)
+        #expect(await code(.delete(name: "nope")) == .notFound)
+        #expect(await code(.rollback(to: 42)) == .unknownRevision)
+        #expect(await code(.put(MiddlewareSpec(name: "bad name", source: module))) == .invalid)
+        #expect(await code(.put(MiddlewareSpec(name: "gone", source: "/nowhere/gone.wasm"))) == .invalidModule)
+        #expect(try await writer.store.head()?.number == 1)
+    }
+
+    @Test("a missing secret is missing_secret, placed by the entry's index in the whole chain (disabled ones count)")
+    func missingSecret() async throws {
+        let (workspace, _, writer, module) = try await Self.storeMode()
+        defer { workspace.remove() }
+        let off = MiddlewareSpec(name: "off", source: module, enabled: false)
+        let keyed = MiddlewareSpec(name: "keyed", source: module, config: .object(["key": .string("${secret:api-key}")]))
+        do {
+            _ = try await writer.write(.apply([off, keyed]), expected: nil, actor: Self.actor)
+            Issue.record("the write should be refused")
+        } catch {
+            #expect(error.code == .missingSecret)
+            #expect(error.field == "middleware[1].config")
+            #expect(error.message.contains("api-key"))
+        }
+        try await writer.setSecret(name: "api-key", value: "sk-1", actor: Self.actor)
+        #expect(try await writer.write(.apply([off, keyed]), expected: nil, actor: Self.actor).revision == 1)
+        do {
+            try await writer.deleteSecret(name: "api-key", actor: Self.actor)
+            Issue.record("a secret in use must not be deleted")
+        } catch {
+            #expect(error.code == .secretInUse)
+            #expect(error.details["middleware"] == "keyed")
+        }
+    }
+
+    @Test("in file mode the API does not write")
+    func fileMode() async throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        try workspace.write("auth.wasm", Samples.wasm("auth"))
+        try workspace.writeConfig("dataDir: data\nmiddleware:\n- name: auth\n  source: auth.wasm\n")
+        let writer = try workspace.writer(cache: SnapshotCache())
+        try await writer.reload().get()
+        do {
+            _ = try await writer.write(.delete(name: "auth"), expected: nil, actor: Self.actor)
+            Issue.record("file mode must refuse writes")
+        } catch {
+            #expect(error.code == .fileMode)
+        }
+        let chain = try await writer.chain()
+        #expect(chain.mode == .file)
+        #expect(chain.middleware.map(\.name) == ["auth"])
+    }
+}
