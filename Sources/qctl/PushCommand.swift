@@ -51,7 +51,8 @@ struct PushCommand: AsyncParsableCommand {
     @Option(help: "The phase it runs in: authn, authz or stats.")
     var phase: Phase?
 
-    @Option(help: "Order within its phase: the higher priority runs first. A negative value needs '=': --priority=-3.")
+    // Unconditional, so that a negative value (`--priority -3`) is not taken for an option.
+    @Option(parsing: .unconditional, help: "Order within its phase: the higher priority runs first.")
     var priority: Int?
 
     @Option(name: .customLong("fleet"), help: "A fleet it applies to; repeat for several. Default: every fleet.")

@@ -67,6 +67,14 @@ extension Integration {
             }
         }
 
+        @Test("a negative --priority is a value, not an option")
+        func negativePriority() throws {
+            // Parsing passes, so qctl goes on to its connection and stops there (no token, no server).
+            let run = try Self.qctl(["push", "guard", "x.wasm", "--priority", "-3", "--dry-run", "--server", "http://127.0.0.1:9"])
+            #expect(run.status == 1, "\(run.stderr)")
+            #expect(!run.stderr.contains("Missing value"), "\(run.stderr)")
+        }
+
         @Test("Bad usage exits 64 with a message, before any request", arguments: [
             (["push", "guard", "x.wasm", "--config-file", "c.json", "--config", "{}"], "not both"),
             (["push", "guard", "x.wasm", "--config", "{\"a\": "], "not valid JSON"),

@@ -106,6 +106,9 @@ struct ChainWriterTests {
         #expect(head.number == 1)
         #expect(head.action == "import from qpilot.yaml")
         #expect(head.middleware.map(\.name) == ["stats", "auth"])
+        #expect(
+            head.middleware.map(\.resolvedSHA256) == [sha256Hex(Self.statsBytes), sha256Hex(Self.authBytes)],
+            "the imported revision records its modules, as every other revision does")
         #expect(writer.status.mode == .store)
         #expect(writer.status.middleware == ["auth", "stats"])
         #expect(try #require(cache.snapshot(for: "edge")).version == before, "the same Envoy config, now from the store")

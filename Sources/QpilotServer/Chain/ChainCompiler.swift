@@ -20,6 +20,22 @@ enum ChainCompiler {
 
         /// Middleware names in chain order.
         var chain: [String] { Translator.orderedChain(state.middleware).map(\.name) }
+
+        /// The sha256 of each middleware's module, by name.
+        var modules: [String: String] {
+            Dictionary(state.middleware.map { ($0.name, $0.sha256) }, uniquingKeysWith: { first, _ in first })
+        }
+
+        /// The chain's specs with the module each was compiled with (a revision records it, so
+        /// that it, and a rollback to it, always means the same bytes).
+        func recordingModules(_ chain: [MiddlewareSpec]) -> [MiddlewareSpec] {
+            let modules = modules
+            return chain.map { spec in
+                var spec = spec
+                if spec.isEnabled { spec.resolvedSHA256 = modules[spec.name] }
+                return spec
+            }
+        }
     }
 
     /// `modules[i]` is the module of `entries[i]`.

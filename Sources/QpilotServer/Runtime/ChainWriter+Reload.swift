@@ -63,9 +63,11 @@ extension ChainWriter {
     /// qpilot.yaml lost its `middleware:` section while the store is empty: the chain the file
     /// had becomes revision 1, so switching to the API does not leave Envoy without middleware.
     func importFileChain(_ entries: [ChainEntry]) async throws(QpilotError) -> Revision {
+        // Compiled again only to learn each entry's module, which the revision records.
+        let chain = try await compile(entries, desired).recordingModules(entries.map(\.spec))
         do {
             let revision = try await store.commit(
-                middleware: entries.map(\.spec), author: "qpilot", action: "import from qpilot.yaml", expected: 0)
+                middleware: chain, author: "qpilot", action: "import from qpilot.yaml", expected: 0)
             logger.notice(
                 "qpilot.yaml has no middleware section now; its last chain is revision 1 of the store",
                 metadata: ["middleware": "\(revision.middleware.map(\.name))"])

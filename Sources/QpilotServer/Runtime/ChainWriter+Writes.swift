@@ -34,11 +34,9 @@ extension ChainWriter {
             }
         }
         let before = head?.middleware ?? []
-        var (chain, action) = try ChainEdit.apply(write, to: before, rollbackChain: rollbackChain)
-        let entries = try chain.enabledEntries()
-        let compiled = try await compile(entries, desired)
-        let modules = Dictionary(compiled.state.middleware.map { ($0.name, $0.sha256) }, uniquingKeysWith: { first, _ in first })
-        for index in chain.indices where chain[index].isEnabled { chain[index].resolvedSHA256 = modules[chain[index].name] }
+        let (edited, action) = try ChainEdit.apply(write, to: before, rollbackChain: rollbackChain)
+        let compiled = try await compile(try edited.enabledEntries(), desired)
+        let chain = compiled.recordingModules(edited)
         let created = write.names.map { name in !before.contains { $0.name == name } } ?? false
         if let head, head.middleware == chain {
             return Committed(revision: headNumber, changed: false, created: false)
@@ -63,7 +61,8 @@ extension ChainWriter {
             } catch {
                 throw .store("cannot write the secret", error)
             }
-            if try await !self.secretUsers(name).isEmpty { await self.reloadNow() }
+            // The secret is stored either way; a republish that fails keeps its error in the status.
+            if try await !self.secretUsers(name).isEmpty { _ = await self.reloadNow() }
             self.logger.info("secret set", metadata: ["name": "\(name)", "author": "\(actor)"])
         }
     }
