@@ -70,7 +70,7 @@ public enum AdminAPI {
                 guard let value = Int(text), value > 0 else { throw .invalid("limit is a positive number") }
                 return value
             } ?? 50
-            return try json(try await backend.revisions(limit: min(limit, 1000)))
+            return try json(try await backend.revisions(limit: min(limit, RevisionList.maxLimit)))
         }
         router.get("/v1/revisions/:n") { _, context -> Response in
             try json(try await backend.revision(try revisionNumber(context)))

@@ -150,6 +150,9 @@ public struct RevisionSummary: Codable, Sendable, Equatable {
 
 /// `GET /v1/revisions`, newest first.
 public struct RevisionList: Codable, Sendable, Equatable {
+    /// The most revisions one answer holds (`?limit=` above it is capped).
+    public static let maxLimit = 1000
+
     public var revisions: [RevisionSummary]
     public init(revisions: [RevisionSummary]) { self.revisions = revisions }
 }

@@ -16,7 +16,9 @@ struct HistoryCommand: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
-        guard (1...10_000).contains(limit) else { throw ValidationError("--limit must be between 1 and 10000") }
+        guard (1...RevisionList.maxLimit).contains(limit) else {
+            throw ValidationError("--limit must be between 1 and \(RevisionList.maxLimit)")
+        }
     }
 
     func run() async throws {
