@@ -37,7 +37,16 @@ public struct Tokens: Sendable {
     /// Loads `path`, or when there is no such file creates it (mode 0600) with one random admin
     /// token and reports that it did.
     public static func loadOrCreate(at url: URL) throws -> (tokens: Tokens, created: Bool) {
-        if let data = FileManager.default.contents(atPath: url.path) {
+        if FileManager.default.fileExists(atPath: url.path) {
+            // A file that exists is the operator's: never replaced, even when it cannot be read.
+            guard let data = FileManager.default.contents(atPath: url.path) else {
+                throw TokensError("cannot read \(url.path); qpilot does not replace a tokens file it cannot read (check its owner and mode)")
+            }
+            let attributes = try? FileManager.default.attributesOfItem(atPath: url.path)
+            if let mode = (attributes?[.posixPermissions] as? NSNumber)?.intValue, mode & 0o077 != 0 {
+                throw TokensError(
+                    "\(url.path) can be read by other users (mode \(String(mode & 0o777, radix: 8))); its tokens grant access to the admin API: chmod 600 \(url.path)")
+            }
             return (try parse(String(decoding: data, as: UTF8.self), file: url.path), false)
         }
         var bytes = [UInt8](repeating: 0, count: 32)

@@ -32,6 +32,18 @@ public struct ModuleStore: Sendable {
         return FileManager.default.contents(atPath: path(of: sha256).path)
     }
 
+    /// The stored module named `sha256`, only if its bytes still hash to that name. A file that
+    /// does not (a disk error, an edit by hand) is removed, so the next use fetches it again
+    /// rather than serving bytes no one validated.
+    public func verified(_ sha256: String) -> LoadedModule? {
+        guard let bytes = get(sha256) else { return nil }
+        guard let module = try? LoadedModule(bytes: bytes, origin: path(of: sha256).path), module.sha256 == sha256 else {
+            try? FileManager.default.removeItem(at: path(of: sha256))
+            return nil
+        }
+        return module
+    }
+
     /// The sha256 of every stored module.
     public func all() -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []).filter(Self.isDigest)

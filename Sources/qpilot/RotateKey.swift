@@ -50,6 +50,15 @@ struct RotateKey: AsyncParsableCommand {
             FileHandle.standardError.write(Data("qpilot: no state database in \(directory.path); check dataDir in \(config)\n".utf8))
             throw ExitCode(2)
         }
+        // The same lock `qpilot serve` holds: a qpilot on this directory, whatever its ports, stops it.
+        let lock: DirectoryLock
+        do {
+            lock = try DirectoryLock(directory: directory)
+        } catch {
+            FileHandle.standardError.write(Data("qpilot: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        defer { withExtendedLifetime(lock) {} }
         do {
             let store = try SQLiteStateStore(directory: directory)
             try await store.rotateKey()

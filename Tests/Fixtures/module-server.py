@@ -39,6 +39,8 @@ routes = {
     "/absolute.tar.gz": tar_gz([("/tmp/plugin.wasm", module, "file")]),
     "/link.tar.gz": tar_gz([("plugin.wasm", b"", "symlink")]),
     # 64 MiB of zeros compress to about 64 KiB: a gzip bomb for a small decompression limit.
+    # a small archive whose one member is over a 1 MiB module limit (and under 4 MiB decompressed)
+    "/big-member.tar.gz": tar_gz([("plugin.wasm", module + b"\0" * (2 * 1024 * 1024), "file")]),
     "/bomb.tar.gz": gzip.compress(b"\0" * (64 * 1024 * 1024), compresslevel=9),
     "/not-wasm": b"<html>login page</html>",
 }

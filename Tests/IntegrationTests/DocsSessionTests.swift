@@ -121,7 +121,7 @@ func shell(_ script: String, in directory: URL) throws -> (status: Int32, stdout
     let out = Pipe()
     // stderr into a file, so that neither stream can fill a pipe while the other is read.
     let errorLog = FileManager.default.temporaryDirectory.appendingPathComponent("shell-\(UUID().uuidString).err")
-    FileManager.default.createFile(atPath: errorLog.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: errorLog.path, contents: nil)
     defer { try? FileManager.default.removeItem(at: errorLog) }
     process.standardOutput = out
     process.standardError = try FileHandle(forWritingTo: errorLog)

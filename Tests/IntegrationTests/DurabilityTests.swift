@@ -51,6 +51,31 @@ extension Integration {
             #expect(!qpilot.logs.contains(value), "the secret value is not logged")
         }
 
+        @Test("SIGTERM with Envoy connected: qpilot ends its ADS streams and exits within seconds; Envoy follows the next qpilot")
+        func stopWithEnvoyConnected() async throws {
+            let qpilot = try await QpilotProcess()
+            defer { qpilot.stop() }
+            let envoy = try await qpilot.startEnvoy()
+            defer { envoy.stop() }
+            #expect(try qpilot.qctl(["push", "greeter", Paths.wasm("add-header").path, "--config", "\"one\"", "--wait"]).status == 0)
+
+            let stopped = try #require(qpilot.terminate(limit: .seconds(15)), "qpilot still ran 15 s after SIGTERM")
+            #expect(stopped.took < .seconds(8), "qpilot took \(stopped.took) to stop")
+            #expect(stopped.status == 0, "a graceful stop exits 0: \(qpilot.logs.suffix(2000))")
+            // The streams ended by themselves: the shutdown did not have to wait out its grace
+            // period and cancel them (ServiceLifecycle logs that at debug level, which this qpilot runs at).
+            #expect(!qpilot.logs.contains("Graceful shutdown took longer than allowed"), "\(qpilot.logs.suffix(2000))")
+
+            // The next qpilot on the same ports: Envoy reconnects to it, and takes a new push.
+            try await qpilot.start()
+            try await eventually("Envoy to reconnect to the new qpilot", timeout: .seconds(30)) {
+                let status = try qpilot.qctl(["status", "--output", "json"])
+                return (try? status.json(NodeList.self))?.nodes.first.map { $0.connected && $0.state == .inSync } ?? false
+            }
+            #expect(try qpilot.qctl(["push", "greeter", Paths.wasm("add-header").path, "--config", "\"two\"", "--wait"]).status == 0)
+            #expect(try qpilot.proxied().body.contains("two"))
+        }
+
         @Test("Pushes torn by kill -9 leave a readable store: contiguous history, every acknowledged push present")
         func tornWrites() async throws {
             let qpilot = try await QpilotProcess()

@@ -55,6 +55,7 @@ extension Integration {
             ("/down.wasm", "gave up after 3 attempts"),
             ("/slow.wasm", "timed out"),
             ("/huge.wasm", "over the limit of 1048576 bytes"),
+            ("/big-member.tar.gz", "bytes, over the limit of 1048576 bytes (modules.maxModuleBytes)"),
             ("/chunked-huge.wasm", "more than the limit of 1048576 bytes"),
             ("/loop", "too many redirects"),
             ("/not-wasm", "is not a WebAssembly module"),

@@ -207,6 +207,16 @@ struct ChainWriterTests {
             field: "middleware[1].source",
             mentions: ["readme.wasm", "not a WebAssembly module"]),
         BadEdit(
+            label: "an OCI source whose registry has a space (it once trapped qpilot at every start)",
+            yaml: """
+                dataDir: data
+                middleware:
+                - name: auth
+                  source: oci://a b/repo:tag
+                """,
+            files: [:], lineMarker: "source: oci://a b/repo:tag", field: "middleware[0].source",
+            mentions: ["'a b' is not a registry"]),
+        BadEdit(
             label: "a module shorter than the header",
             yaml: """
                 dataDir: data

@@ -46,6 +46,11 @@ public struct ModuleFetcher: Sendable {
                 module: try Self.checked(pulled.bytes, origin: "oci://\(reference)"), resolvedDigest: pulled.manifestDigest,
                 layout: pulled.layout)
         }
+        // Whatever the path (a file, an archive's member, an OCI layer), the module itself is bounded.
+        guard fetched.module.bytes.count <= limits.maxModuleBytes else {
+            throw ModuleError(
+                "\(source): the module is \(fetched.module.bytes.count) bytes, over the limit of \(limits.maxModuleBytes) bytes (modules.maxModuleBytes)")
+        }
         if let expected = expectedSHA256?.lowercased(), expected != fetched.module.sha256 {
             throw ModuleError(
                 "\(source) has sha256 \(fetched.module.sha256), but \(expected) was expected; refusing it (was the module changed?)",
@@ -59,18 +64,37 @@ public struct ModuleFetcher: Sendable {
     }
 
     static func readFile(_ url: URL, limits: FetchLimits) throws(ModuleError) -> LoadedModule {
-        if let size = (try? FileManager.default.attributesOfItem(atPath: url.path))?[.size] as? Int, size > limits.maxModuleBytes {
-            throw ModuleError("\(url.path) is \(size) bytes, over the limit of \(limits.maxModuleBytes) bytes")
-        }
-        let bytes: Data
-        do {
-            bytes = try Data(contentsOf: url)
-        } catch {
-            throw ModuleError("cannot read module \(url.path): \(LoadedModule.reason(error))")
-        }
+        let bytes = try readBounded(url, maxBytes: limits.maxModuleBytes)
         if Archive.isGzip(bytes) {
             return try checked(try Archive.module(fromTarGz: bytes, limits: limits, origin: url.path), origin: url.path)
         }
         return try checked(bytes, origin: url.path)
+    }
+
+    /// The bytes of a regular file of at most `maxBytes`. The size is taken from the opened
+    /// descriptor, so a symbolic link is judged by what it points to, and a device or a pipe
+    /// (which could be read forever) is refused.
+    static func readBounded(_ url: URL, maxBytes: Int) throws(ModuleError) -> Data {
+        let fd = open(url.path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw ModuleError("cannot read module \(url.path): \(errno == ENOENT ? "no such file" : String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw ModuleError("cannot read module \(url.path): \(String(cString: strerror(errno)))") }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { throw ModuleError("\(url.path) is not a regular file") }
+        guard Int(info.st_size) <= maxBytes else {
+            throw ModuleError("\(url.path) is \(info.st_size) bytes, over the limit of \(maxBytes) bytes (modules.maxModuleBytes)")
+        }
+        var bytes = Data(count: Int(info.st_size))
+        var total = 0
+        while total < bytes.count {
+            let count = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + total, $0.count - total) }
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else { break }
+            total += count
+        }
+        // A file that shrank while it was read is taken as read; one that grew is not read past its size.
+        return bytes.prefix(total)
     }
 }

@@ -25,10 +25,10 @@ public enum ModuleSource: Sendable, Equatable, CustomStringConvertible {
         } else if let scheme = trimmed.range(of: "://") {
             throw ModuleError(
                 "unsupported scheme '\(trimmed[..<scheme.lowerBound])://' in '\(trimmed)'; use a path, file://, http(s):// or oci://")
-        } else if trimmed.hasPrefix("/") || base == nil {
-            self = .file(URL(fileURLWithPath: trimmed).standardizedFileURL)
+        } else if let base, !trimmed.hasPrefix("/") {
+            self = .file(base.appendingPathComponent(trimmed).standardizedFileURL)
         } else {
-            self = .file(base!.appendingPathComponent(trimmed).standardizedFileURL)
+            self = .file(URL(fileURLWithPath: trimmed).standardizedFileURL)
         }
     }
 

@@ -59,7 +59,7 @@ struct OCIClient: Sendable {
     }
 
     func pull(_ reference: OCIReference, progress: HTTPFetcher.Progress?) async throws(ModuleError) -> Pulled {
-        let session = Session(client: self, reference: reference)
+        let session = try Session(client: self, reference: reference)
         var (manifest, digest, raw) = try await session.manifest(reference.reference)
         if let pinned = reference.digest, pinned != digest {
             throw ModuleError("oci://\(reference): the registry returned manifest \(digest), not the pinned \(pinned)")
@@ -102,14 +102,18 @@ struct OCIClient: Sendable {
         var authorization: String?
         let base: URL
 
-        init(client: OCIClient, reference: OCIReference) {
+        init(client: OCIClient, reference: OCIReference) throws(ModuleError) {
             self.client = client
             self.reference = reference
             let host = reference.registry.hasPrefix("[")
                 ? String(reference.registry.prefix { $0 != "]" }.dropFirst())
                 : reference.registry.split(separator: ":").first.map(String.init) ?? reference.registry
             let loopback = host == "localhost" || host.hasPrefix("127.") || host == "::1"
-            base = URL(string: "\(loopback ? "http" : "https")://\(reference.registry)/v2/\(reference.repository)/")!
+            // The reference was checked by its grammar; a URL that still does not form is refused, not trapped on.
+            guard let base = URL(string: "\(loopback ? "http" : "https")://\(reference.registry)/v2/\(reference.repository)/") else {
+                throw ModuleError("oci://\(reference) does not form a registry URL")
+            }
+            self.base = base
             if let login = client.credentials.login(for: reference.registry) {
                 authorization = "Basic " + Data("\(login.username):\(login.password)".utf8).base64EncodedString()
             }

@@ -28,6 +28,10 @@ public struct OCIReference: Sendable, Equatable, CustomStringConvertible {
             throw ModuleError("'oci://\(text)' needs a registry and a repository, such as oci://ghcr.io/acme/module:1.0")
         }
         let registry = String(rest[..<slash])
+        guard Self.isRegistry(registry) else {
+            throw ModuleError(
+                "'oci://\(text)': '\(registry)' is not a registry: a host name or IP address, with an optional :port (such as ghcr.io or 127.0.0.1:5000)")
+        }
         var repository = rest[rest.index(after: slash)...]
         var tag: String?
         if let colon = repository.lastIndex(of: ":") {
@@ -47,6 +51,40 @@ public struct OCIReference: Sendable, Equatable, CustomStringConvertible {
         }
         if tag == nil, digest == nil { tag = "latest" }
         self.init(registry: registry, repository: String(repository), tag: tag, digest: digest)
+    }
+
+    /// `host[:port]` by the distribution reference grammar: DNS labels of letters, digits and '-'
+    /// joined by '.', or a bracketed IPv6 address; a port of 1 to 65535.
+    static func isRegistry(_ text: String) -> Bool {
+        var host = Substring(text)
+        var port: Substring?
+        if host.hasPrefix("[") {
+            guard let close = host.firstIndex(of: "]") else { return false }
+            let address = host[host.index(after: host.startIndex)..<close]
+            guard !address.isEmpty, address.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." }) else { return false }
+            let after = host[host.index(after: close)...]
+            if !after.isEmpty {
+                guard after.hasPrefix(":") else { return false }
+                port = after.dropFirst()
+            }
+            host = address
+        } else {
+            if let colon = host.lastIndex(of: ":") {
+                port = host[host.index(after: colon)...]
+                host = host[..<colon]
+            }
+            let labels = host.split(separator: ".", omittingEmptySubsequences: false)
+            guard !host.isEmpty, host.count <= 253,
+                labels.allSatisfy({ label in
+                    !label.isEmpty && label.count <= 63 && label.first != "-" && label.last != "-"
+                        && label.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
+                })
+            else { return false }
+        }
+        if let port {
+            guard let number = Int(port), port.allSatisfy(\.isNumber), (1...65535).contains(number) else { return false }
+        }
+        return true
     }
 
     /// The tag or digest to ask the registry for; the digest wins.

@@ -46,8 +46,8 @@ actor ModuleResolver {
         for entry in entries {
             let module: LoadedModule
             do {
-                if let stored = entry.storedSHA256, entry.pullPolicy == .ifNotPresent, let bytes = store.get(stored) {
-                    module = try LoadedModule(bytes: bytes, origin: entry.source)
+                if let stored = entry.storedSHA256, entry.pullPolicy == .ifNotPresent, let verified = store.verified(stored) {
+                    module = verified
                 } else {
                     let source = try ModuleSource(parsing: entry.source, relativeTo: directory)
                     // A stored revision names its exact module; `Always` follows the source instead.
@@ -110,9 +110,9 @@ actor ModuleResolver {
         if case .file = source {
             // Local files are cheap to read and may have been rebuilt: always read them.
         } else if policy == .ifNotPresent, let known = index[key], expected == nil || expected == known.sha256,
-            let bytes = store.get(known.sha256)
+            let verified = store.verified(known.sha256)
         {
-            return try LoadedModule(bytes: bytes, origin: key)
+            return verified
         }
         let fetched: ModuleFetcher.Fetched
         do {
@@ -121,12 +121,12 @@ actor ModuleResolver {
         } catch {
             QpilotMetrics.shared.fetch(ok: false)
             if policy == .always, let known = index[key], expected == nil || expected == known.sha256,
-                let bytes = store.get(known.sha256)
+                let verified = store.verified(known.sha256)
             {
                 logger.warning(
                     "cannot refresh a module; the last good one keeps serving",
                     metadata: ["source": "\(key)", "sha256": "\(known.sha256)", "error": "\(error)"])
-                return try LoadedModule(bytes: bytes, origin: key)
+                return verified
             }
             throw error
         }

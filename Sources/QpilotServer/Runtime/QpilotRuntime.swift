@@ -21,6 +21,8 @@ public struct QpilotRuntime: Sendable {
     let store: any StateStore
     let modules: ModuleResolver
     let tokens: Tokens
+    /// Held while this runtime lives: one qpilot per data directory.
+    let lock: DirectoryLock
     let logger: Logger
 
     /// Loads and publishes the config once; throws when it is unusable, so a bad file (or tokens
@@ -38,6 +40,7 @@ public struct QpilotRuntime: Sendable {
             try FileManager.default.createDirectory(
                 at: server.dataDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         }
+        lock = try DirectoryLock(directory: server.dataDir)
         let (tokens, created) = try Tokens.loadOrCreate(at: server.admin.tokensFile)
         if created {
             logger.notice(
@@ -64,6 +67,9 @@ public struct QpilotRuntime: Sendable {
             discovery: AggregatedDiscoveryServer(watcher: cache, nodes: nodes, logger: logger))
     }
 
+    /// How long a graceful shutdown may take before the remaining work is cancelled.
+    public static let shutdownGrace = Duration.seconds(5)
+
     /// The services, to run in one ServiceGroup.
     public func services() -> [any Service] {
         let server = config.server
@@ -80,9 +86,13 @@ public struct QpilotRuntime: Sendable {
         return [xds, moduleEndpoint, admin, ConfigWatchService(writer: writer, refresh: .seconds(server.modules.refreshSeconds))]
     }
 
-    /// Runs until SIGTERM or SIGINT.
+    /// Runs until SIGTERM or SIGINT. Shutdown ends every ADS stream, so each Envoy reconnects to
+    /// the next qpilot on this address; it is bounded, so a stop never hangs on a slow client.
     public func run() async throws {
-        let group = ServiceGroup(services: services(), gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        var configuration = ServiceGroupConfiguration(
+            services: services(), gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
+        configuration.maximumGracefulShutdownDuration = Self.shutdownGrace
+        let group = ServiceGroup(configuration: configuration)
         let server = config.server
         logger.info(
             "qpilot serving",

@@ -6,6 +6,7 @@ import XDS
 /// The gRPC server for ADS as a lifecycle `Service`.
 public struct XDSService: Service {
     let server: GRPCServer<HTTP2ServerTransport.Posix>
+    let discovery: AggregatedDiscoveryServer
 
     public init(address: HostPort, maxReceiveBytes: Int, discovery: AggregatedDiscoveryServer) {
         let socket: GRPCNIOTransportCore.SocketAddress =
@@ -15,6 +16,7 @@ public struct XDSService: Service {
             transportSecurity: .plaintext,
             config: .defaults { $0.rpc.maxRequestPayloadSize = maxReceiveBytes })
         server = GRPCServer(transport: transport, services: [discovery])
+        self.discovery = discovery
     }
 
     /// The bound address, once listening (port 0 picks a free one).
@@ -29,7 +31,9 @@ public struct XDSService: Service {
         try await withGracefulShutdownHandler {
             try await server.serve()
         } onGracefulShutdown: {
+            // Stop accepting streams, then end the open ones: the server returns once they have.
             server.beginGracefulShutdown()
+            discovery.endAllStreams()
         }
     }
 }

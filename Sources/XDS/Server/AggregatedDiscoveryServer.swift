@@ -2,6 +2,7 @@ import EnvoyAPI
 import GRPCCore
 import Logging
 import SwiftProtobuf
+import Synchronization
 
 /// Serves ADS, SotW and Delta, to every Envoy of every fleet.
 ///
@@ -12,6 +13,7 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
     let watcher: any ConfigWatcher
     let nodes: NodeRegistry
     let logger: Logger
+    private let open = OpenStreams()
 
     /// - Parameters:
     ///   - watcher: where snapshots come from.
@@ -36,6 +38,13 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
         context: ServerContext
     ) async throws {
         try await run(DeltaStream(), requests: request, writer: response)
+    }
+
+    /// Ends every open stream, and every stream opened from now on, as a completed RPC: each Envoy
+    /// then reconnects, to whichever qpilot serves the address next. A graceful shutdown calls
+    /// this; an ADS stream never ends by itself, so the server could otherwise not stop.
+    public func endAllStreams() {
+        open.endAll()
     }
 
     /// `envoy/1.40.0`: the user agent and its version. Envoy sends a structured build version
@@ -74,7 +83,9 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
         var machine = initial
         let (inputs, continuation) = AsyncStream.makeStream(of: Input<Flavour.Request>.self)
         var identity: (node: String, stream: Int)?
+        let ticket = open.add { continuation.yield(.end) }
         defer {
+            open.remove(ticket)
             if let identity { nodes.disconnect(nodeID: identity.node, stream: identity.stream) }
         }
 
@@ -149,5 +160,39 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
             try await writer.write(wire)
             nodes.recordSent(type, version: version, nodeID: identity.node, stream: identity.stream)
         }
+    }
+}
+
+/// The streams that are open, each with a way to end it.
+private final class OpenStreams: Sendable {
+    private struct State {
+        var next = 0
+        var enders: [Int: @Sendable () -> Void] = [:]
+        var ending = false
+    }
+
+    private let state = Mutex(State())
+
+    /// Registers a stream; once `endAll` has run, the stream is ended at once.
+    func add(_ end: @escaping @Sendable () -> Void) -> Int {
+        let (ticket, ending) = state.withLock { state in
+            state.next += 1
+            state.enders[state.next] = end
+            return (state.next, state.ending)
+        }
+        if ending { end() }
+        return ticket
+    }
+
+    func remove(_ ticket: Int) {
+        _ = state.withLock { $0.enders.removeValue(forKey: ticket) }
+    }
+
+    func endAll() {
+        let enders = state.withLock { state in
+            state.ending = true
+            return Array(state.enders.values)
+        }
+        for end in enders { end() }
     }
 }

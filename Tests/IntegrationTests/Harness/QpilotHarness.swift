@@ -33,7 +33,9 @@ final class QpilotHarness: @unchecked Sendable {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         if let tokens {
             try FileManager.default.createDirectory(at: directory.appendingPathComponent("data"), withIntermediateDirectories: true)
-            try tokens.write(to: directory.appendingPathComponent("data/admin-tokens"), atomically: true, encoding: .utf8)
+            let file = directory.appendingPathComponent("data/admin-tokens")
+            try tokens.write(to: file, atomically: true, encoding: .utf8)
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file.path)
         }
         configURL = directory.appendingPathComponent("qpilot.yaml")
         xdsPort = try freePort()
@@ -48,7 +50,7 @@ final class QpilotHarness: @unchecked Sendable {
         var logger = Logger(label: "qpilot-it")
         logger.logLevel = .warning
         runtime = try await QpilotRuntime(configPath: configURL.path, logger: logger)
-        group = ServiceGroup(services: try runtime.services(), gracefulShutdownSignals: [], logger: logger)
+        group = ServiceGroup(services: runtime.services(), gracefulShutdownSignals: [], logger: logger)
         let group = self.group
         task = Task { try await group.run() }
         let modulesPort = self.modulesPort

@@ -49,6 +49,21 @@ final class QpilotProcess: @unchecked Sendable {
         child.process.waitUntilExit()
     }
 
+    /// SIGTERM, as systemd stops a service: how long qpilot took to exit, and its exit status, or
+    /// nil when it was still running after `limit` (it is then killed).
+    func terminate(limit: Duration) -> (took: Duration, status: Int32)? {
+        guard let child, child.process.isRunning else { return nil }
+        let start = ContinuousClock.now
+        kill(child.process.processIdentifier, SIGTERM)
+        while child.process.isRunning, ContinuousClock.now - start < limit { usleep(20_000) }
+        guard !child.process.isRunning else {
+            kill9()
+            return nil
+        }
+        child.process.waitUntilExit()
+        return (ContinuousClock.now - start, child.process.terminationStatus)
+    }
+
     /// Every log line qpilot wrote, across restarts.
     var logs: String {
         (1...max(starts, 1)).map {
