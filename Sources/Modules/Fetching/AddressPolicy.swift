@@ -1,23 +1,105 @@
 import Foundation
 
-/// Refuses destinations a module fetch must never reach: link-local addresses (169.254.0.0/16,
-/// fe80::/10), where cloud metadata services live (169.254.169.254, fd00:ec2::254), and, unless
-/// allowed, loopback.
+/// Refuses destinations a module fetch must never reach. Every address a host resolves to is
+/// parsed (never compared as text), IPv4-mapped (`::ffff:a.b.c.d`) and NAT64 (`64:ff9b::/96`)
+/// forms are unmapped to the IPv4 address they reach, and the result is checked against:
+/// - always refused: "this network" 0.0.0.0/8 (0.0.0.0 reaches loopback), link-local
+///   169.254.0.0/16 and fe80::/10 (cloud metadata lives there), the metadata addresses
+///   100.100.100.200 and fd00:ec2::254, the unspecified ::, multicast and broadcast;
+/// - loopback 127.0.0.0/8 and ::1, unless allowed.
 enum AddressPolicy {
     static let metadataHostnames: Set<String> = ["metadata.google.internal", "metadata", "instance-data"]
 
+    /// One address: 4 bytes for IPv4, 16 for IPv6.
+    struct Address: Equatable, CustomStringConvertible {
+        var bytes: [UInt8]
+
+        init?(_ text: String) {
+            let bare = text.split(separator: "%", maxSplits: 1).first.map(String.init) ?? text  // drop a zone id
+            var v4 = in_addr()
+            var v6 = in6_addr()
+            if inet_pton(AF_INET, bare, &v4) == 1 {
+                bytes = withUnsafeBytes(of: &v4) { Array($0) }
+            } else if inet_pton(AF_INET6, bare, &v6) == 1 {
+                bytes = withUnsafeBytes(of: &v6) { Array($0) }
+            } else {
+                return nil
+            }
+        }
+
+        init(bytes: [UInt8]) { self.bytes = bytes }
+
+        /// The IPv4 address an IPv4-mapped or NAT64 IPv6 address reaches; itself otherwise.
+        var unmapped: Address {
+            guard bytes.count == 16 else { return self }
+            let mapped: [UInt8] = Array(repeating: 0, count: 10) + [0xFF, 0xFF]
+            let nat64: [UInt8] = [0x00, 0x64, 0xFF, 0x9B] + Array(repeating: 0, count: 8)
+            if Array(bytes[0..<12]) == mapped || Array(bytes[0..<12]) == nat64 { return Address(bytes: Array(bytes[12...])) }
+            return self
+        }
+
+        func within(_ network: Network) -> Bool {
+            guard bytes.count == network.base.count else { return false }
+            var remaining = network.prefix
+            for (byte, base) in zip(bytes, network.base) where remaining > 0 {
+                let bits = min(8, remaining)
+                let mask = UInt8(truncatingIfNeeded: 0xFF << (8 - bits))
+                if byte & mask != base & mask { return false }
+                remaining -= bits
+            }
+            return true
+        }
+
+        var description: String {
+            var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+            let family = bytes.count == 4 ? AF_INET : AF_INET6
+            _ = bytes.withUnsafeBytes { inet_ntop(family, $0.baseAddress, &buffer, socklen_t(buffer.count)) }
+            return String(cString: buffer)
+        }
+    }
+
+    /// A CIDR block.
+    struct Network {
+        var base: [UInt8]
+        var prefix: Int
+        var reason: String
+
+        init(_ cidr: String, _ reason: String) {
+            let parts = cidr.split(separator: "/")
+            base = Address(String(parts[0]))?.bytes ?? []
+            prefix = parts.count > 1 ? Int(parts[1]) ?? 0 : base.count * 8
+            self.reason = reason
+        }
+    }
+
+    static let refused: [Network] = [
+        Network("0.0.0.0/8", "\"this network\" (0.0.0.0 reaches loopback)"),
+        Network("169.254.0.0/16", "link-local, where cloud metadata services live"),
+        Network("100.100.100.200/32", "a cloud metadata service"),
+        Network("224.0.0.0/4", "multicast"),
+        Network("255.255.255.255/32", "broadcast"),
+        Network("::/128", "the unspecified address"),
+        Network("fe80::/10", "link-local, where cloud metadata services live"),
+        Network("fd00:ec2::254/128", "a cloud metadata service"),
+        Network("ff00::/8", "multicast"),
+    ]
+
+    static let loopback: [Network] = [Network("127.0.0.0/8", "loopback"), Network("::1/128", "loopback")]
+
     /// Resolves `host` and checks every address it resolves to.
     static func check(host: String, allowLoopback: Bool) throws(ModuleError) {
-        let lower = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-        if metadataHostnames.contains(lower) {
+        var name = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        while name.hasSuffix(".") { name.removeLast() }  // `metadata.google.internal.` is the same name
+        if metadataHostnames.contains(name) {
             throw ModuleError("refusing to fetch from \(host): it is a cloud metadata service")
         }
-        for address in resolve(lower) {
-            if address.hasPrefix("169.254.") || address.lowercased().hasPrefix("fe80:") || address.lowercased() == "fd00:ec2::254" {
-                throw ModuleError("refusing to fetch from \(host) (\(address)): link-local and cloud-metadata addresses are not allowed")
+        for text in resolve(name) {
+            guard let address = Address(text)?.unmapped else { continue }
+            if let network = refused.first(where: address.within) {
+                throw ModuleError("refusing to fetch from \(host) (\(address)): \(network.reason) addresses are not allowed")
             }
-            if !allowLoopback, address.hasPrefix("127.") || address == "::1" {
-                throw ModuleError("refusing to fetch from \(host) (\(address)): loopback addresses are not allowed here")
+            if !allowLoopback, let network = loopback.first(where: address.within) {
+                throw ModuleError("refusing to fetch from \(host) (\(address)): \(network.reason) addresses are not allowed here")
             }
         }
     }

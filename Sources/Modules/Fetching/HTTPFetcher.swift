@@ -69,8 +69,9 @@ struct HTTPFetcher: Sendable {
             }
             try AddressPolicy.check(host: host, allowLoopback: limits.allowLoopback)
             var request = HTTPClientRequest(url: url.absoluteString)
-            // Authorization is not carried to another host on a redirect.
-            for (name, value) in headers where !(name.lowercased() == "authorization" && url.host != start.host) {
+            // Authorization is not carried to another host on a redirect, nor from https to plain http.
+            let downgraded = start.scheme?.lowercased() == "https" && scheme == "http"
+            for (name, value) in headers where !(name.lowercased() == "authorization" && (url.host != start.host || downgraded)) {
                 request.headers.add(name: name, value: value)
             }
             let response = try await Self.client.execute(request, timeout: TimeAmount.nanoseconds(limits.timeout.nanoseconds))
