@@ -207,7 +207,7 @@ extension Integration {
                 #expect(push.status == 0, "\(push)")
                 _ = try curl(["\(qpilot.adminURL)/v1/nodes"])  // a 401
                 let text = try qpilot.api("GET", "/metrics").body
-                #expect(text.contains(#"qpilot_connected_nodes{fleet="default"} 1"#), "\(text)")
+                #expect(text.contains(#"qpilot_connected_nodes{fleet="*"} 1"#), "a fleet no middleware names is counted under *: \(text)")
                 #expect(text.contains(#"qpilot_xds_responses_total{type="ECDS"}"#))
                 #expect(text.contains("qpilot_xds_push_to_ack_seconds_count"))
                 #expect(text.contains(#"qpilot_module_fetches_total{result="ok"}"#))

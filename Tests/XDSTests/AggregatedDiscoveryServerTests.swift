@@ -24,12 +24,13 @@ private struct SotWHarness {
     var responses: AsyncStream<Envoy_Service_Discovery_V3_DiscoveryResponse>.Iterator
     let server: Task<Void, any Error>
 
-    init(cache: SnapshotCache, nodes: NodeRegistry) {
+    init(cache: SnapshotCache, nodes: NodeRegistry, limits: AggregatedDiscoveryServer.Limits = .init()) {
         let (requestStream, requests) = AsyncThrowingStream.makeStream(
             of: Envoy_Service_Discovery_V3_DiscoveryRequest.self, throwing: (any Error).self)
         let (responseStream, responseContinuation) = AsyncStream.makeStream(of: Envoy_Service_Discovery_V3_DiscoveryResponse.self)
         let discovery = AggregatedDiscoveryServer(
-            watcher: cache, nodes: nodes, logger: Logger(label: "qpilot-tests", factory: { _ in SwiftLogNoOpLogHandler() }))
+            watcher: cache, nodes: nodes, logger: Logger(label: "qpilot-tests", factory: { _ in SwiftLogNoOpLogHandler() }),
+            limits: limits)
         let context = ServerContext(
             descriptor: Envoy_Service_Discovery_V3_AggregatedDiscoveryService.Method.StreamAggregatedResources.descriptor,
             remotePeer: "in-memory", localPeer: "in-memory", cancellation: ServerContext.RPCCancellationHandle())
@@ -140,6 +141,59 @@ struct AggregatedDiscoveryServerTests {
         // The server's first snapshot arrives after the first request; the reconnect still
         // counts as an ACK of the version Envoy holds.
         #expect(nodes.status(of: "envoy-2")?.acked[.cluster] == snapshot.version(of: .cluster))
+        harness.requests.finish()
+        try await harness.server.value
+    }
+
+    @Test("a node id or fleet longer than the limit is refused before the node is registered")
+    func longIdentity() async throws {
+        let cache = SnapshotCache()
+        try cache.publish(byFleet: [:], fallback: try Fixtures.snapshot())
+        let nodes = NodeRegistry()
+        for (id, fleet) in [(String(repeating: "n", count: 20_000), "edge"), ("envoy-1", String(repeating: "f", count: 257))] {
+            let harness = SotWHarness(cache: cache, nodes: nodes)
+            var first = Fixtures.sotw(.cluster)
+            first.node = SotWHarness.node(id, fleet: fleet)
+            harness.send(first)
+            let error = await #expect(throws: RPCError.self) { try await harness.server.value }
+            #expect(error?.code == .invalidArgument)
+            #expect(error?.message.contains("longer than 256 bytes") == true)
+        }
+        #expect(nodes.all().isEmpty)
+    }
+
+    @Test("a stream that subscribes to more names than the limit is ended with resourceExhausted")
+    func tooManyNames() async throws {
+        let cache = SnapshotCache()
+        try cache.publish(byFleet: [:], fallback: try Fixtures.snapshot())
+        var limits = AggregatedDiscoveryServer.Limits()
+        limits.maxNames = 100
+        let harness = SotWHarness(cache: cache, nodes: NodeRegistry(), limits: limits)
+        var first = Fixtures.sotw(.route, names: (0..<101).map { "route-\($0)" })
+        first.node = SotWHarness.node("envoy-1", fleet: "edge")
+        harness.send(first)
+        let error = await #expect(throws: RPCError.self) { try await harness.server.value }
+        #expect(error?.code == .resourceExhausted)
+    }
+
+    @Test("a NACK's message is stored cut to a bounded length, with control characters made harmless")
+    func nackMessageShown() async throws {
+        let cache = SnapshotCache()
+        let nodes = NodeRegistry()
+        try cache.publish(byFleet: [:], fallback: try Fixtures.snapshot())
+        var harness = SotWHarness(cache: cache, nodes: nodes)
+        var first = Fixtures.sotw(.cluster)
+        first.node = SotWHarness.node("envoy-1", fleet: "edge")
+        harness.send(first)
+        let clusters = try #require(await harness.next())
+        let hostile = "\u{1B}[2J\u{1B}]0;owned\u{07}" + String(repeating: "x", count: 5000)
+        harness.send(Fixtures.sotw(.cluster, nonce: clusters.nonce, error: hostile))
+        harness.send(Fixtures.sotw(.listener))
+        _ = try #require(await harness.next())
+        let message = try #require(nodes.status(of: "envoy-1")?.lastNack?.message)
+        #expect(!message.unicodeScalars.contains { $0.properties.generalCategory == .control && $0 != "\n" && $0 != "\t" })
+        #expect(message.count == ProtocolEvent.maxMessageLength + 1, "cut, with an ellipsis")
+        #expect(message.hasSuffix("…"))
         harness.requests.finish()
         try await harness.server.value
     }

@@ -178,4 +178,36 @@ struct FleetSelectionTests {
         node.userAgentVersion = "abcd1234"
         #expect(AggregatedDiscoveryServer.version(of: node) == "envoy/abcd1234")
     }
+
+    @Test("a second stream with a node's id is shown beside the first, never instead of it")
+    func secondStreamShownBeside() throws {
+        let registry = NodeRegistry()
+        let real = registry.connect(nodeID: "n", fleet: "f", envoyVersion: "envoy/1.40.0", flavour: "sotw")
+        registry.record(.ack(.cluster, version: "c1"), nodeID: "n", stream: real)
+        #expect(registry.connectedStreams(of: "n") == 1)
+        let rogue = registry.connect(nodeID: "n", fleet: "f", envoyVersion: "python", flavour: "sotw")
+        registry.record(.nack(.cluster, version: "c1", message: "forged"), nodeID: "n", stream: rogue)
+
+        #expect(registry.connectedStreams(of: "n") == 2)
+        let streams = registry.all()
+        #expect(streams.count == 2)
+        #expect(streams.filter(\.connected).count == 2, "the first stream is not shown as disconnected")
+        #expect(streams.map(\.envoyVersion) == ["python", "envoy/1.40.0"], "newest first")
+        #expect(streams.last?.acked == [.cluster: "c1"] && streams.last?.lastNack == nil, "each stream keeps its own status")
+
+        registry.disconnect(nodeID: "n", stream: rogue)
+        #expect(registry.all().map(\.envoyVersion) == ["envoy/1.40.0"], "a closed stream beside an open one is dropped")
+        #expect(registry.status(of: "n")?.connected == true)
+    }
+
+    @Test("a node whose last stream closed is forgotten after the retention time")
+    func retention() async throws {
+        let registry = NodeRegistry(retention: .milliseconds(50))
+        let stream = registry.connect(nodeID: "gone", fleet: "f", envoyVersion: "", flavour: "sotw")
+        registry.disconnect(nodeID: "gone", stream: stream)
+        #expect(registry.status(of: "gone")?.connected == false, "shown as disconnected at first")
+        try await Task.sleep(for: .milliseconds(120))
+        #expect(registry.all().isEmpty)
+        #expect(registry.status(of: "gone") == nil)
+    }
 }

@@ -109,7 +109,7 @@ struct AdminService: AdminBackend {
     }
 
     func metrics() -> String {
-        metricsRegistry.updateConnectedNodes(nodeRegistry.all())
+        metricsRegistry.updateConnectedNodes(nodeRegistry.all(), configuredFleets: Set(writer.status.fleets))
         return metricsRegistry.exposition()
     }
 

@@ -32,6 +32,7 @@ extension ChainWriter {
             state.status.middleware = names
             state.status.mode = desired.mode
             state.status.revision = revision ?? 0
+            state.status.fleets = compiled.snapshots.byFleet.keys.sorted()
             state.desired = desired
         }
         logger.info(

@@ -23,6 +23,8 @@ public actor ChainWriter {
         public var mode = ChainMode.store
         /// The store revision published last; 0 in file mode or before the first write.
         public var revision = 0
+        /// The fleets that some middleware names, as published.
+        public var fleets: [String] = []
     }
 
     /// What a write did.

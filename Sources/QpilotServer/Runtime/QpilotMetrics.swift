@@ -1,6 +1,7 @@
 import CoreMetrics
 import Metrics
 import Prometheus
+import QpilotAPI
 import Synchronization
 import XDS
 
@@ -34,9 +35,13 @@ public final class QpilotMetrics: Sendable {
     }
 
     /// Sets the connected-nodes gauge of every fleet seen so far (0 for a fleet whose nodes left).
-    func updateConnectedNodes(_ nodes: [NodeStatus]) {
+    /// A label is a configured fleet, or `*` for every other: a node chooses its own fleet name,
+    /// and each label would be a series kept for the life of the process.
+    func updateConnectedNodes(_ nodes: [NodeStatus], configuredFleets: Set<String>) {
         var counts: [String: Int] = [:]
-        for node in nodes where node.connected { counts[node.fleet, default: 0] += 1 }
+        for node in nodes where node.connected {
+            counts[configuredFleets.contains(node.fleet) ? node.fleet : FleetKey.everyOther.description, default: 0] += 1
+        }
         let fleets = fleetsSeen.withLock { seen in
             seen.formUnion(counts.keys)
             return seen

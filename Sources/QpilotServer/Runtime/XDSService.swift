@@ -14,7 +14,16 @@ public struct XDSService: Service {
         let transport = HTTP2ServerTransport.Posix(
             address: socket,
             transportSecurity: .plaintext,
-            config: .defaults { $0.rpc.maxRequestPayloadSize = maxReceiveBytes })
+            config: .defaults { config in
+                config.rpc.maxRequestPayloadSize = maxReceiveBytes
+                // Every Envoy holds one ADS stream open; a connection with none is not an Envoy at
+                // work, and may not keep a descriptor forever.
+                config.connection.maxIdleTime = .seconds(300)
+                // A peer that vanished without closing (a host gone, a cable pulled) is noticed.
+                config.connection.keepalive.time = .seconds(60)
+                config.connection.keepalive.timeout = .seconds(20)
+                config.http2.maxConcurrentStreams = 256
+            })
         server = GRPCServer(transport: transport, services: [discovery])
         self.discovery = discovery
     }

@@ -54,12 +54,16 @@ public struct DeltaStream: Sendable {
 
     public init() {}
 
+    /// Every name the client subscribed to or said it holds, over all types: what this stream
+    /// keeps in memory for the client.
+    public var heldNames: Int { types.values.reduce(0) { $0 + $1.subscribed.count + $1.clientVersions.count } }
+
     /// Handles one request from Envoy.
     public mutating func receive(
         _ request: Envoy_Service_Discovery_V3_DeltaDiscoveryRequest
     ) -> (events: [ProtocolEvent], responses: [Response]) {
         guard let type = ResourceType(typeURL: request.typeURL) else {
-            return ([.unknownType(request.typeURL)], [])
+            return ([.unknownType(ProtocolEvent.shownTypeURL(request.typeURL))], [])
         }
         var state = types[type] ?? TypeState()
         var events: [ProtocolEvent] = []
@@ -84,7 +88,7 @@ public struct DeltaStream: Sendable {
         if !request.responseNonce.isEmpty {
             if let version = state.inFlight.removeValue(forKey: request.responseNonce) {
                 if request.hasErrorDetail {
-                    events.append(.nack(type, version: version, message: request.errorDetail.message))
+                    events.append(.nack(type, version: version, message: ProtocolEvent.shown(request.errorDetail.message)))
                 } else {
                     events.append(.ack(type, version: version))
                 }

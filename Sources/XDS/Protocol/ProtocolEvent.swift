@@ -9,3 +9,28 @@ public enum ProtocolEvent: Sendable, Equatable {
     /// A type URL qpilot does not serve.
     case unknownType(String)
 }
+
+extension ProtocolEvent {
+    /// The longest NACK message kept, in characters: Envoy's own messages are far shorter, and
+    /// status, logs and `push --wait` show it to operators.
+    public static let maxMessageLength = 1024
+
+    /// A NACK's message as it may be shown: control characters (terminal escapes among them)
+    /// become spaces, and it is cut at `maxMessageLength`.
+    public static func shown(_ message: String) -> String {
+        let printable = String(
+            String.UnicodeScalarView(
+                message.unicodeScalars.map { scalar in
+                    scalar == "\n" || scalar == "\t" || !(scalar.properties.generalCategory == .control) ? scalar : " "
+                }))
+        return printable.count > maxMessageLength ? printable.prefix(maxMessageLength) + "…" : printable
+    }
+
+    /// The longest type URL repeated in a log or an event.
+    static let maxTypeURLLength = 256
+
+    /// A type URL as it may be logged: a client may send anything.
+    static func shownTypeURL(_ url: String) -> String {
+        url.count > maxTypeURLLength ? url.prefix(maxTypeURLLength) + "… (\(url.utf8.count) bytes)" : url
+    }
+}

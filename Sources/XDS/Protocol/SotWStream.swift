@@ -50,12 +50,15 @@ public struct SotWStream: Sendable {
 
     public init() {}
 
+    /// Every name the client subscribed to, over all types.
+    public var heldNames: Int { types.values.reduce(0) { $0 + $1.subscribed.count } }
+
     /// Handles one request from Envoy.
     public mutating func receive(
         _ request: Envoy_Service_Discovery_V3_DiscoveryRequest
     ) -> (events: [ProtocolEvent], responses: [Response]) {
         guard let type = ResourceType(typeURL: request.typeURL) else {
-            return ([.unknownType(request.typeURL)], [])
+            return ([.unknownType(ProtocolEvent.shownTypeURL(request.typeURL))], [])
         }
         var state = types[type] ?? TypeState()
         var events: [ProtocolEvent] = []
@@ -72,7 +75,7 @@ public struct SotWStream: Sendable {
                 let version = state.sentVersion ?? ""
                 state.awaitingReply = false
                 state.parkedVersion = version
-                events.append(.nack(type, version: version, message: request.errorDetail.message))
+                events.append(.nack(type, version: version, message: ProtocolEvent.shown(request.errorDetail.message)))
             } else {
                 state.awaitingReply = false
                 events.append(.ack(type, version: request.versionInfo))

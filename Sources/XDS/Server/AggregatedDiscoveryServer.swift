@@ -13,15 +13,17 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
     let watcher: any ConfigWatcher
     let nodes: NodeRegistry
     let logger: Logger
+    let limits: Limits
     private let open = OpenStreams()
 
     /// - Parameters:
     ///   - watcher: where snapshots come from.
     ///   - nodes: where per-node status goes.
-    public init(watcher: any ConfigWatcher, nodes: NodeRegistry, logger: Logger) {
+    public init(watcher: any ConfigWatcher, nodes: NodeRegistry, logger: Logger, limits: Limits = Limits()) {
         self.watcher = watcher
         self.nodes = nodes
         self.logger = logger
+        self.limits = limits
     }
 
     public func streamAggregatedResources(
@@ -58,6 +60,16 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
         default: break
         }
         return [node.userAgentName, version].filter { !$0.isEmpty }.joined(separator: "/")
+    }
+
+    /// What one stream may hold: a client sends these, so each is bounded.
+    public struct Limits: Sendable {
+        /// The longest node id or fleet name, in bytes (Kubernetes names stop at 253).
+        public var maxIdentityBytes = 256
+        /// The most resource names one stream may subscribe to or say it holds, over all types.
+        public var maxNames = 10_000
+
+        public init() {}
     }
 
     /// A node's fleet: `metadata["qpilot.fleet"]` when set, else `node.cluster`.
@@ -110,16 +122,34 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
                                 message: "the first request must carry a node with an id (set node.id in the bootstrap)")
                         }
                         let fleet = Self.fleet(of: node)
-                        let stream = nodes.connect(
-                            nodeID: node.id, fleet: fleet, envoyVersion: Self.version(of: node), flavour: Flavour.name)
+                        guard node.id.utf8.count <= limits.maxIdentityBytes, fleet.utf8.count <= limits.maxIdentityBytes else {
+                            throw RPCError(
+                                code: .invalidArgument,
+                                message: "a node id or fleet is longer than \(limits.maxIdentityBytes) bytes")
+                        }
+                        let version = String(Self.version(of: node).prefix(limits.maxIdentityBytes))
+                        let others = nodes.connectedStreams(of: node.id)
+                        let stream = nodes.connect(nodeID: node.id, fleet: fleet, envoyVersion: version, flavour: Flavour.name)
                         identity = (node.id, stream)
                         logger.info("node connected", metadata: ["node": "\(node.id)", "fleet": "\(fleet)", "protocol": "\(Flavour.name)"])
+                        if others > 0 {
+                            // Either Envoy reconnected before the old stream closed, or something
+                            // else claims this node's id: both streams stay visible in status.
+                            logger.warning(
+                                "another stream already serves this node id; both are shown in status",
+                                metadata: ["node": "\(node.id)", "streams": "\(others + 1)"])
+                        }
                         let snapshots = watcher.watch(fleet: fleet)
                         group.addTask {
                             for await snapshot in snapshots { continuation.yield(.snapshot(snapshot)) }
                         }
                     }
                     let (events, responses) = machine.receive(request)
+                    guard machine.heldNames <= limits.maxNames else {
+                        throw RPCError(
+                            code: .resourceExhausted,
+                            message: "more than \(limits.maxNames) resource names on one stream; qpilot serves far fewer")
+                    }
                     for event in events { record(event, identity!) }
                     try await send(responses, Flavour.self, writer, identity!)
                 case .snapshot(let snapshot):

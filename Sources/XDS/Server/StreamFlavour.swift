@@ -11,6 +11,7 @@ protocol StreamFlavour: Sendable {
     mutating func receive(_ request: Request) -> (events: [ProtocolEvent], responses: [Response])
     mutating func update(_ snapshot: Snapshot) -> [Response]
     mutating func drainEvents() -> [ProtocolEvent]
+    var heldNames: Int { get }
     static func describe(_ response: Response) -> (type: ResourceType, version: String, wire: Wire)
 }
 

@@ -4,20 +4,25 @@ import Synchronization
 
 /// Per-node status, updated by the xDS streams and read by anyone.
 ///
-/// Keyed by node id: a node that reconnects replaces its old entry. A node that disconnects is
-/// kept, marked disconnected, so an operator can see it went away.
+/// Kept per stream: a second stream with a node's id never replaces the first silently; both
+/// are shown while they are open. A node that reconnects drops the entries of its closed streams.
+/// A node whose last stream closed is kept, marked disconnected, for `retention`, so an operator
+/// can see it went away; then it is forgotten, so ids that come and go cannot grow the registry.
 public final class NodeRegistry: Sendable {
     private struct Entry {
-        var stream: Int
         var status: NodeStatus
         /// When the latest response of each type was sent, for the push-to-ACK histogram.
         var sentAt: [ResourceType: ContinuousClock.Instant] = [:]
+        var disconnectedAt: ContinuousClock.Instant?
     }
 
-    private let entries = Mutex([String: Entry]())
+    private let entries = Mutex([Int: Entry]())
     private let streamCounter = Atomic<Int>(0)
+    let retention: Duration
 
-    public init() {}
+    public init(retention: Duration = .seconds(600)) {
+        self.retention = retention
+    }
 
     /// Records a new stream for a node and returns the stream's id.
     public func connect(nodeID: String, fleet: String, envoyVersion: String, flavour: String) -> Int {
@@ -26,8 +31,20 @@ public final class NodeRegistry: Sendable {
             nodeID: nodeID, fleet: fleet, envoyVersion: envoyVersion, protocolFlavour: flavour,
             connected: true, connectedSince: Date(), acked: [:], sent: [:], responses: [:], nacks: [:],
             lastNack: nil)
-        entries.withLock { $0[nodeID] = Entry(stream: stream, status: status) }
+        let now = ContinuousClock.now
+        entries.withLock { entries in
+            entries = entries.filter { _, entry in
+                guard let since = entry.disconnectedAt else { return true }
+                return entry.status.nodeID != nodeID && now - since < retention
+            }
+            entries[stream] = Entry(status: status)
+        }
         return stream
+    }
+
+    /// How many open streams carry this node id.
+    public func connectedStreams(of nodeID: String) -> Int {
+        entries.withLock { $0.values.filter { $0.status.nodeID == nodeID && $0.status.connected }.count }
     }
 
     /// Applies what one request taught us.
@@ -73,30 +90,44 @@ public final class NodeRegistry: Sendable {
         Counter(label: "qpilot_xds_responses_total", dimensions: [("type", type.description)]).increment()
     }
 
-    /// Marks the node's stream closed, unless a newer stream has replaced it.
+    /// Marks the stream closed. When another stream of the node is open, the closed one is
+    /// dropped; otherwise it stays, disconnected, for `retention`.
     public func disconnect(nodeID: String, stream: Int) {
-        update(nodeID, stream) { $0.connected = false }
+        let now = ContinuousClock.now
+        entries.withLock { entries in
+            guard var entry = entries[stream] else { return }
+            if entries.contains(where: { $0.key != stream && $0.value.status.nodeID == entry.status.nodeID && $0.value.status.connected }) {
+                entries[stream] = nil
+                return
+            }
+            entry.status.connected = false
+            entry.disconnectedAt = now
+            entries[stream] = entry
+        }
     }
 
-    /// Every node, sorted by id.
+    /// Every stream's status, by node id, the newest stream of a node first; a disconnected
+    /// node only until `retention` has passed.
     public func all() -> [NodeStatus] {
-        entries.withLock { $0.values.map(\.status) }.sorted { $0.nodeID < $1.nodeID }
+        let now = ContinuousClock.now
+        return entries.withLock { entries in
+            entries.filter { $0.value.disconnectedAt.map { now - $0 < retention } ?? true }
+        }
+        .sorted { ($0.value.status.nodeID, -$0.key) < ($1.value.status.nodeID, -$1.key) }
+        .map(\.value.status)
     }
 
-    /// One node.
+    /// One node: its newest open stream, else its newest stream.
     public func status(of nodeID: String) -> NodeStatus? {
-        entries.withLock { $0[nodeID]?.status }
-    }
-
-    private func update(_ nodeID: String, _ stream: Int, _ body: (inout NodeStatus) -> Void) {
-        updateEntry(nodeID, stream) { body(&$0.status) }
+        let streams = all().filter { $0.nodeID == nodeID }
+        return streams.first(where: \.connected) ?? streams.first
     }
 
     private func updateEntry(_ nodeID: String, _ stream: Int, _ body: (inout Entry) -> Void) {
         entries.withLock { entries in
-            guard var entry = entries[nodeID], entry.stream == stream else { return }
+            guard var entry = entries[stream] else { return }
             body(&entry)
-            entries[nodeID] = entry
+            entries[stream] = entry
         }
     }
 }
