@@ -16,10 +16,11 @@ public enum AdminAPI {
 
     public static func application(
         host: String, port: Int, tokens: Tokens, backend: any AdminBackend, logger: Logger,
-        onResponse: (@Sendable (Int) -> Void)? = nil
+        onResponse: (@Sendable (Int) -> Void)? = nil, idleTimeout: TimeAmount = HTTPServerSettings.idleTimeout
     ) -> some ApplicationProtocol & Service {
         Application(
             router: router(tokens: tokens, backend: backend, onResponse: onResponse),
+            server: HTTPServerSettings.http1(idleTimeout: idleTimeout),
             configuration: .init(address: .hostname(host, port: port), serverName: "qpilot"), logger: logger)
     }
 

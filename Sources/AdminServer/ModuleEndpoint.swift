@@ -15,10 +15,12 @@ import ServiceLifecycle
 public enum ModuleEndpoint {
     /// Builds the application; run it in a ServiceGroup.
     public static func application(
-        host: String, port: Int, store: ModuleStore, ready: @escaping @Sendable () -> Bool, logger: Logger
+        host: String, port: Int, store: ModuleStore, ready: @escaping @Sendable () -> Bool, logger: Logger,
+        idleTimeout: TimeAmount = HTTPServerSettings.idleTimeout
     ) -> some ApplicationProtocol & Service {
         Application(
             router: router(store: store, ready: ready),
+            server: HTTPServerSettings.http1(idleTimeout: idleTimeout),
             configuration: .init(address: .hostname(host, port: port), serverName: "qpilot"),
             logger: logger)
     }

@@ -193,7 +193,7 @@ extension SQLiteStateStore {
         guard sealed == 0 else {
             let database = databaseURL(in: directory).path
             throw StoreError.unusable(
-                "the secrets key file \(keyURL.path) is missing, but \(database) holds \(sealed) secret\(sealed == 1 ? "" : "s") sealed with it; restore the key file from a backup (mode 0600). If it is lost for good, run sqlite3 \(database) 'DELETE FROM secret' and set the secrets again."
+                "the secrets key file \(keyURL.path) is missing, but \(database) holds \(sealed) secret\(sealed == 1 ? "" : "s") sealed with it; restore the key file from a backup (mode 0600). If it is lost for good, run `qpilot secret forget-all --yes` with this qpilot.yaml, then set each secret again with `qpilot secret set`."
             )
         }
         let key = SymmetricKey(size: .bits256)
@@ -203,5 +203,21 @@ extension SQLiteStateStore {
             throw StoreError.unusable("the secrets key file \(keyURL.path) vanished while it was being created")
         }
         return Keyring(current: existing)
+    }
+}
+
+extension SQLiteStateStore {
+    /// Deletes every sealed secret, and the key files, without opening them: the way back when the
+    /// key is lost for good. Revisions and rollout records stay. Returns how many were deleted.
+    /// Run it with no qpilot on the directory (hold its `DirectoryLock`).
+    public static func forgetSecrets(in directory: URL) throws -> Int {
+        let pool = try openDatabase(at: databaseURL(in: directory))
+        let deleted = try pool.write { db in
+            let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM secret") ?? 0
+            try db.execute(sql: "DELETE FROM secret")
+            return count
+        }
+        for url in [keyFileURL(in: directory), pendingKeyFileURL(in: directory)] { unlink(url.path) }
+        return deleted
     }
 }

@@ -200,7 +200,7 @@ public final class SQLiteStateStore: StateStore {
         }
     }
 
-    private static func openDatabase(at url: URL) throws -> DatabasePool {
+    static func openDatabase(at url: URL) throws -> DatabasePool {
         var configuration = Configuration()
         configuration.label = "qpilot.store"
         // Only matters if another process holds the lock; within this process GRDB serializes writes.

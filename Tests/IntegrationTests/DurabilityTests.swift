@@ -76,6 +76,49 @@ extension Integration {
             #expect(try qpilot.proxied().body.contains("two"))
         }
 
+        @Test("A lost secrets key has a way back: forget-all and set the secrets offline, then qpilot starts and Envoy gets the new value")
+        func lostSecretsKey() async throws {
+            let qpilot = try await QpilotProcess()
+            defer { qpilot.stop() }
+            let envoy = try await qpilot.startEnvoy()
+            defer { envoy.stop() }
+            #expect(try qpilot.qctl(["secret", "set", "api-key", "--from-literal", "old-value"]).status == 0)
+            let push = try qpilot.qctl([
+                "push", "greeter", Paths.wasm("add-header").path, "--config", "\"key=${secret:api-key}\"", "--wait", "--timeout", "30s",
+            ])
+            #expect(push.status == 0, "\(push)")
+            qpilot.kill9()
+            try FileManager.default.removeItem(at: qpilot.directory.appendingPathComponent("data/secrets.key"))
+
+            let binary = "'\(Paths.repository.appendingPathComponent(".build/debug/qpilot").path)'"
+            func qpilotCommand(_ arguments: String) throws -> (status: Int32, stdout: String, stderr: String) {
+                try shell("timeout 30 \(binary) \(arguments) --config qpilot.yaml", in: qpilot.directory)
+            }
+            // Without the key the start stops, and says what to do.
+            let refused = try qpilotCommand("serve")
+            #expect(refused.status == 2, "\(refused.stderr)")
+            #expect(refused.stderr.contains("qpilot secret forget-all --yes"), "\(refused.stderr)")
+
+            let forget = try qpilotCommand("secret forget-all --yes")
+            #expect(forget.status == 0, "\(forget.stderr)")
+            #expect(forget.stdout.contains("deleted 1 secret"), "\(forget.stdout)")
+            // Now the head revision names a secret that is not set: the start says how to set it offline.
+            let missing = try qpilotCommand("serve")
+            #expect(missing.status == 2, "\(missing.stderr)")
+            #expect(missing.stderr.contains("qpilot secret set api-key"), "\(missing.stderr)")
+
+            let set = try qpilotCommand("secret set api-key --from-literal new-value")
+            #expect(set.status == 0, "\(set.stderr)")
+            try await qpilot.start()
+            try await eventually("Envoy to get the new value", timeout: .seconds(30)) {
+                (try? qpilot.proxied().body.contains("key=new-value")) ?? false
+            }
+            // With qpilot running, the offline command refuses: the directory is in use.
+            let busy = try qpilotCommand("secret set api-key --from-literal other")
+            #expect(busy.status == 1, "\(busy.stderr)")
+            #expect(busy.stderr.contains("use `qctl secret`"), "\(busy.stderr)")
+        }
+
         @Test("Pushes torn by kill -9 leave a readable store: contiguous history, every acknowledged push present")
         func tornWrites() async throws {
             let qpilot = try await QpilotProcess()

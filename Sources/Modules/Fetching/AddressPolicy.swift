@@ -1,4 +1,5 @@
 import Foundation
+import NIOPosix
 
 /// Refuses destinations a module fetch must never reach. Every address a host resolves to is
 /// parsed (never compared as text), IPv4-mapped (`::ffff:a.b.c.d`) and NAT64 (`64:ff9b::/96`)
@@ -86,14 +87,19 @@ enum AddressPolicy {
 
     static let loopback: [Network] = [Network("127.0.0.0/8", "loopback"), Network("::1/128", "loopback")]
 
-    /// Resolves `host` and checks every address it resolves to.
-    static func check(host: String, allowLoopback: Bool) throws(ModuleError) {
+    /// How long a name may take to resolve before the fetch gives up on it.
+    static let resolveTimeout = Duration.seconds(10)
+
+    /// Resolves `host` and checks every address it resolves to. getaddrinfo blocks its thread,
+    /// so it runs on NIO's thread pool, never on the tasks that serve xDS and the admin API, and
+    /// a name server that does not answer costs the fetch `resolveTimeout`, not the server.
+    static func check(host: String, allowLoopback: Bool) async throws(ModuleError) {
         var name = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
         while name.hasSuffix(".") { name.removeLast() }  // `metadata.google.internal.` is the same name
         if metadataHostnames.contains(name) {
             throw ModuleError("refusing to fetch from \(host): it is a cloud metadata service")
         }
-        for text in resolve(name) {
+        for text in try await resolveOffPool(name) {
             guard let address = Address(text)?.unmapped else { continue }
             if let network = refused.first(where: address.within) {
                 throw ModuleError("refusing to fetch from \(host) (\(address)): \(network.reason) addresses are not allowed")
@@ -102,6 +108,23 @@ enum AddressPolicy {
                 throw ModuleError("refusing to fetch from \(host) (\(address)): \(network.reason) addresses are not allowed here")
             }
         }
+    }
+
+    static func resolveOffPool(_ name: String) async throws(ModuleError) -> [String] {
+        let result = await withTaskGroup(of: [String]?.self) { group in
+            group.addTask { try? await NIOThreadPool.singleton.runIfActive { resolve(name) } }
+            group.addTask {
+                try? await Task.sleep(for: resolveTimeout)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        guard let result else {
+            throw ModuleError("cannot resolve \(name): no answer within \(resolveTimeout)")
+        }
+        return result
     }
 
     /// Numeric addresses of `host`; empty when it does not resolve (the fetch then fails by itself).

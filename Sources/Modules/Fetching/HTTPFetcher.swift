@@ -67,7 +67,7 @@ struct HTTPFetcher: Sendable {
             guard let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https", let host = url.host else {
                 throw ModuleError("\(url.absoluteString): only http and https URLs can be fetched")
             }
-            try AddressPolicy.check(host: host, allowLoopback: limits.allowLoopback)
+            try await AddressPolicy.check(host: host, allowLoopback: limits.allowLoopback)
             var request = HTTPClientRequest(url: url.absoluteString)
             // Authorization is not carried to another host on a redirect, nor from https to plain http.
             let downgraded = start.scheme?.lowercased() == "https" && scheme == "http"

@@ -51,7 +51,7 @@ enum ChainCompiler {
             } catch {
                 throw entry.problem(
                     .missingSecret, "config",
-                    "refers to secret '\(error.name)', which is not set; set it with `qctl secret set \(error.name) --from-file FILE`")
+                    "refers to secret '\(error.name)', which is not set; set it with `qctl secret set \(error.name) --from-file FILE` (or, while qpilot is stopped, `qpilot secret set \(error.name) --from-file FILE`)")
             }
             let delivery: Middleware.Delivery
             switch entry.delivery ?? desired.delivery {
