@@ -11,7 +11,7 @@ WASM_OUT := $(patsubst examples/%.wat,$(WASM)/%.wasm,$(WAT_EXAMPLES)) \
             $(patsubst Tests/Fixtures/%.wat,$(WASM)/%.wasm,$(WAT_FIXTURES))
 
 .PHONY: all build run test unit integration deps envoy fixtures protos clean bootstrap-examples validate-modules \
-	bench-deps bench-datapath
+	bench-deps bench-datapath fuzz fuzz-regressions
 
 # The Swift Proxy-Wasm SDK and the middleware built with it: `make middleware`, `make sdk-test`.
 include sdk/swift/build.mk
@@ -68,9 +68,22 @@ test: envoy fixtures middleware
 	$(SWIFT) test --skip-build --skip IntegrationTests
 	$(MAKE) --no-print-directory sdk-test
 	$(MAKE) --no-print-directory validate-modules
+	$(MAKE) --no-print-directory fuzz-regressions
 	QPILOT_ENVOY="$(abspath $(ENVOY))" QPILOT_WASM_DIR="$(abspath $(WASM))" \
 	  $(SWIFT) test --skip-build --filter IntegrationTests
 	$(MAKE) --no-print-directory sdk-envoy-test
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz
+
+## Every input fuzzing ever crashed on (Fuzz/regressions/), replayed by the normal build.
+fuzz-regressions:
+	@for target in validator archive tar reference; do \
+	  .build/debug/qpilot-fuzz $$target $$(find Fuzz/regressions/$$target -type f ! -name .keep) || exit 1; \
+	done
+
+## libFuzzer with AddressSanitizer on the parsers, FUZZ_SECONDS per target (make test runs it briefly).
+FUZZ_SECONDS ?= 45
+fuzz: fixtures
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz
 
 ## wrk for the data-path benchmark; kept out of `deps`, which `make test` needs.
 bench-deps:

@@ -158,6 +158,13 @@ let package = Package(
             path: "Benchmarks/QpilotBench",
             swiftSettings: strict
         ),
+        // libFuzzer targets (scripts/fuzz); built normally, a replayer of Fuzz/regressions/.
+        .executableTarget(
+            name: "qpilot-fuzz",
+            dependencies: ["Modules"],
+            path: "Fuzz/QpilotFuzz",
+            swiftSettings: strict
+        ),
         // Unit tests, one target per library so that a change rebuilds only the tests that
         // depend on it: no Envoy, no network beyond in-memory.
         .target(
