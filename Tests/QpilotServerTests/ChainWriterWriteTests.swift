@@ -90,6 +90,23 @@ struct ChainWriterWriteTests {
         }
     }
 
+    @Test("delivery file through the API needs modules.sharedDir; nothing is written beside qpilot.yaml")
+    func fileDeliveryNeedsSharedDir() async throws {
+        let (workspace, _, writer, module) = try await Self.storeMode()
+        defer { workspace.remove() }
+        do {
+            _ = try await writer.write(.put(MiddlewareSpec(name: "auth", source: module, delivery: .file)), expected: nil, actor: Self.actor)
+            Issue.record("the write should be refused")
+        } catch {
+            #expect(error.code == .invalidModule)
+            #expect(error.field == "middleware[0].delivery")
+            #expect(error.message.contains("modules.sharedDir is not set"), "\(error.message)")
+        }
+        let beside = try FileManager.default.contentsOfDirectory(atPath: workspace.directory.path).filter { $0.hasSuffix(".wasm") }
+        #expect(beside.isEmpty, "no module written into qpilot.yaml's folder: \(beside)")
+        #expect(try await writer.store.head() == nil)
+    }
+
     @Test("in file mode the API does not write")
     func fileMode() async throws {
         let workspace = try Workspace()
