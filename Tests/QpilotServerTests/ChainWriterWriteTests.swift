@@ -3,6 +3,7 @@ import QpilotAPI
 @testable import QpilotServer
 import QpilotTestSupport
 import Store
+import SwiftProtobuf
 import Testing
 import XDS
 
@@ -105,6 +106,44 @@ struct ChainWriterWriteTests {
         let beside = try FileManager.default.contentsOfDirectory(atPath: workspace.directory.path).filter { $0.hasSuffix(".wasm") }
         #expect(beside.isEmpty, "no module written into qpilot.yaml's folder: \(beside)")
         #expect(try await writer.store.head() == nil)
+    }
+
+    @Test("one write cannot ask for unbounded work: fleets per middleware, fleets in all and chain length are capped")
+    func amplification() async throws {
+        let (workspace, _, writer, module) = try await Self.storeMode()
+        defer { workspace.remove() }
+        func refusal(_ write: ChainWrite) async -> QpilotError? {
+            do {
+                _ = try await writer.write(write, expected: nil, actor: Self.actor)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        let wide = MiddlewareSpec(name: "wide", source: module, fleets: (0...MiddlewareRules.maxFleetsPerMiddleware).map { "f\($0)" })
+        #expect(await refusal(.put(wide))?.code == .invalid)
+        let many = (0..<11).map { group in
+            MiddlewareSpec(name: "m\(group)", source: module, fleets: (0..<100).map { "g\(group)-\($0)" })
+        }
+        let tooManyFleets = await refusal(.apply(many))
+        #expect(tooManyFleets?.code == .invalid)
+        #expect(tooManyFleets?.message.contains("names 1100 fleets") == true, "\(String(describing: tooManyFleets))")
+        let long = (0...MiddlewareRules.maxMiddleware).map { MiddlewareSpec(name: "m\($0)", source: module, enabled: false) }
+        #expect(await refusal(.apply(long))?.code == .invalid)
+        #expect(try await writer.store.head() == nil, "nothing was written")
+    }
+
+    @Test("a middleware's resource is encoded once for every fleet that has it")
+    func sharedEncoding() async throws {
+        let (workspace, cache, writer, module) = try await Self.storeMode()
+        defer { workspace.remove() }
+        let spec = MiddlewareSpec(name: "auth", source: module, fleets: ["a", "b", "c"])
+        _ = try await writer.write(.put(spec), expected: nil, actor: Self.actor)
+        let resources = try ["a", "b", "c"].map { fleet in
+            try #require(cache.snapshot(for: fleet)?.resources(of: .extensionConfig)["qpilot.middleware.auth"])
+        }
+        let addresses = resources.map { $0.body.value.withUnsafeBytes { UInt(bitPattern: $0.baseAddress) } }
+        #expect(Set(addresses).count == 1, "one buffer shared by the three fleets' snapshots")
     }
 
     @Test("in file mode the API does not write")

@@ -23,9 +23,19 @@ public enum MiddlewareRules {
 
     public static let sourceProblem = "must not be empty: a path, http(s):// or oci:// reference"
 
+    /// The most middleware one chain holds, and fleets one middleware names, and fleets a chain
+    /// names in all. Each fleet named costs a translation and a snapshot at every publish, so one
+    /// request must not be able to ask for thousands.
+    public static let maxMiddleware = 1000
+    public static let maxFleetsPerMiddleware = 100
+    public static let maxFleets = 1000
+
     /// Why a fleet list is not acceptable, or nil when it is (nil itself means every fleet).
     public static func fleetsProblem(_ fleets: [String]) -> String? {
         if fleets.isEmpty { return "an empty fleet list would apply to no node; omit it for every fleet" }
+        if fleets.count > maxFleetsPerMiddleware {
+            return "\(fleets.count) fleets; a middleware names at most \(maxFleetsPerMiddleware) (omit the list for every fleet)"
+        }
         if let bad = fleets.first(where: { $0.isEmpty || $0 == FleetKey.everyOtherSpelling }) {
             return bad.isEmpty
                 ? "a fleet name must not be empty"

@@ -43,6 +43,15 @@ enum ChainCompiler {
         _ entries: [ChainEntry], modules: [LoadedModule], secrets: [String: String], desired: DesiredConfig,
         server: ServerSettings
     ) throws(QpilotError) -> Compiled {
+        guard entries.count <= MiddlewareRules.maxMiddleware else {
+            throw QpilotError(.invalid, "the chain holds \(entries.count) middleware; at most \(MiddlewareRules.maxMiddleware) fit in one chain")
+        }
+        let fleets = Set(entries.flatMap { $0.fleets ?? [] })
+        guard fleets.count <= MiddlewareRules.maxFleets else {
+            throw QpilotError(
+                .invalid,
+                "the chain names \(fleets.count) fleets; at most \(MiddlewareRules.maxFleets) fleets may have middleware of their own (the others share the configuration of every other fleet)")
+        }
         var middleware: [Middleware] = []
         for (entry, module) in zip(entries, modules) {
             let configuration: String
@@ -74,9 +83,10 @@ enum ChainCompiler {
             callout: .init(accessLog: desired.callout.accessLog),
             moduleEndpoint: .init(host: endpoint.host, port: endpoint.port), middleware: middleware)
 
+        var encodedMiddleware: [String: Resource] = [:]
         func snapshot(_ key: FleetKey) throws(QpilotError) -> Snapshot {
             do {
-                return try SnapshotBuilder.snapshot(Translator.translate(state, for: key))
+                return try SnapshotBuilder.snapshot(Translator.translate(state, for: key), sharing: &encodedMiddleware)
             } catch {
                 throw QpilotError(.invalidConfig, "cannot build the Envoy config: \(error)", cause: error)
             }
