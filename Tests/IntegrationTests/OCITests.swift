@@ -66,6 +66,22 @@ extension Integration {
             await #expect(throws: ModuleError.self) { try await ModuleFetcher(credentials: wrong).fetch(source) }
         }
 
+        @Test("A login goes only to the registry's own host: a token realm elsewhere gets no credentials")
+        func credentialsStayHome() async throws {
+            let registry = try await Registry(auth: .tokenElsewhere)
+            defer { registry.stop() }
+            try Self.push(registry, kind: .cncf, repository: "qpilot/private", tag: "v1")
+            let source = try ModuleSource(parsing: "oci://\(registry.host)/qpilot/private:v1")
+            let credentials = try RegistryCredentials.dockerConfig(at: registry.credentialsFile())
+            do {
+                _ = try await ModuleFetcher(credentials: credentials).fetch(source)
+                Issue.record("the login was sent to another host's token service")
+            } catch {
+                #expect(error.message.contains("were not sent to http://localhost:"), "\(error.message)")
+                #expect(error.message.contains("not the registry's host (127.0.0.1)"), "\(error.message)")
+            }
+        }
+
         @Test("A missing tag names the reference")
         func missingTag() async throws {
             let registry = try await Registry(auth: .anonymous)

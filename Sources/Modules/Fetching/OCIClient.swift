@@ -199,11 +199,20 @@ struct OCIClient: Sendable {
             components.queryItems = query
             guard let tokenURL = components.url else { throw ModuleError("oci://\(reference): the token realm '\(realm)' is not a URL") }
             var headers: [(String, String)] = []
-            if let basic { headers.append(("Authorization", basic)) }
+            var withheld = ""
+            if let basic {
+                if let reason = Self.refusesCredentials(realm: tokenURL, registry: reference.registry) {
+                    // Anonymous, then: the token service may still grant a pull of a public image.
+                    withheld = "; the credentials for \(reference.registry) were not sent to \(realm): \(reason)"
+                } else {
+                    headers.append(("Authorization", basic))
+                }
+            }
             let result = try await client.http.get(tokenURL, headers: headers, maxBytes: 1024 * 1024)
             guard (200..<300).contains(result.status) else {
                 let hint = login == nil
-                    ? "; no credentials are configured for \(reference.registry)" : "; check the credentials for \(reference.registry)"
+                    ? "; no credentials are configured for \(reference.registry)"
+                    : withheld.isEmpty ? "; check the credentials for \(reference.registry)" : withheld
                 throw ModuleError("oci://\(reference): the token service at \(realm) refused (HTTP \(result.status))\(hint)")
             }
             struct Token: Decodable {
@@ -214,6 +223,35 @@ struct OCIClient: Sendable {
                 throw ModuleError("oci://\(reference): the token service at \(realm) sent no token")
             }
             authorization = "Bearer \(value)"
+        }
+
+        /// Why a registry's login may not go to this token realm, or nil when it may. A registry
+        /// names its token service, so a registry (or whoever answers in its name) could send the
+        /// login anywhere: it goes only over https (plain http on loopback, as the registry itself),
+        /// and only to the registry's host or a host of the same parent domain (Docker Hub's
+        /// registry-1.docker.io names auth.docker.io).
+        static func refusesCredentials(realm: URL, registry: String) -> String? {
+            guard let host = realm.host?.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]")) else {
+                return "the realm has no host"
+            }
+            let registryHost = Self.host(of: registry)
+            let loopback = { (name: String) in name == "localhost" || name.hasPrefix("127.") || name == "::1" }
+            switch realm.scheme?.lowercased() {
+            case "https": break
+            case "http" where loopback(host) && loopback(registryHost): break
+            default: return "it is not https"
+            }
+            if host == registryHost { return nil }
+            let labels = registryHost.split(separator: ".")
+            if labels.count >= 3, host.hasSuffix("." + labels.dropFirst().joined(separator: ".")) { return nil }
+            return "it is not the registry's host (\(registryHost)) or a host of its domain"
+        }
+
+        /// `host` of `host[:port]` or `[v6]:port`, lowercased.
+        static func host(of registry: String) -> String {
+            let lower = registry.lowercased()
+            if lower.hasPrefix("[") { return String(lower.dropFirst().prefix { $0 != "]" }) }
+            return String(lower.split(separator: ":").first ?? Substring(lower))
         }
 
         /// `key="value",key2="value2"`.

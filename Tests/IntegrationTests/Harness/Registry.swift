@@ -4,7 +4,11 @@ import Foundation
 /// Debian's docker-registry (the CNCF distribution registry) on loopback, with its own config:
 /// anonymous, htpasswd (basic) or token auth. Images are pushed with skopeo, as a user would.
 final class Registry: @unchecked Sendable {
-    enum Auth { case anonymous, basic, token }
+    enum Auth {
+        case anonymous, basic, token
+        /// Token auth whose realm names another host than the registry's (localhost for 127.0.0.1).
+        case tokenElsewhere
+    }
 
     static let user = "qpilot"
     static let password = "s3cret-pass"
@@ -33,7 +37,7 @@ final class Registry: @unchecked Sendable {
                     realm: qpilot-test
                     path: \(htpasswd.path)
                 """
-        case .token:
+        case .token, .tokenElsewhere:
             let tokenPort = try freePort()
             let cert = directory.appendingPathComponent("token.crt")
             let server = try ChildProcess(
@@ -45,7 +49,7 @@ final class Registry: @unchecked Sendable {
             authSection = """
                 auth:
                   token:
-                    realm: http://127.0.0.1:\(tokenPort)/token
+                    realm: http://\(auth == .tokenElsewhere ? "localhost" : "127.0.0.1"):\(tokenPort)/token
                     service: qpilot-test-registry
                     issuer: qpilot-test-issuer
                     rootcertbundle: \(cert.path)
