@@ -105,6 +105,19 @@ public final class SQLiteStateStore: StateStore {
         }
     }
 
+    /// Deletes every revision but the latest `count`, with their rollout records. The head is
+    /// never deleted, and numbers are never reused (a commit takes the highest number plus one).
+    public func prune(keepingLatest count: Int) async throws -> Int {
+        precondition(count > 0, "the head revision is always kept")
+        return try await write { db in
+            guard let head = try Int.fetchOne(db, sql: "SELECT MAX(number) FROM revision") else { return 0 }
+            let oldestKept = head - count + 1
+            try db.execute(sql: "DELETE FROM rollout WHERE revision < ?", arguments: [oldestKept])
+            try db.execute(sql: "DELETE FROM revision WHERE number < ?", arguments: [oldestKept])
+            return db.changesCount
+        }
+    }
+
     // MARK: Rollouts
 
     /// Saves or replaces the rollout record of a revision.

@@ -64,6 +64,10 @@ public protocol StateStore: Sendable {
     /// One revision, or nil when there is none with that number.
     func revision(_ number: Int) async throws -> Revision?
 
+    /// Deletes all but the latest `count` revisions (`count` > 0), and their rollout records;
+    /// returns how many revisions it deleted. Numbers are never reused.
+    func prune(keepingLatest count: Int) async throws -> Int
+
     /// Saves an opaque record about a revision's rollout (what it published, and when), so that
     /// its status survives a restart. Replaces an earlier record for the same revision.
     func saveRollout(revision: Int, record: Data) async throws

@@ -151,4 +151,23 @@ struct SQLiteStateStoreRevisionTests {
             #expect(try await store.revisions(limit: 100, before: nil).map(\.number) == Array((1...22).reversed()))
         }
     }
+
+    @Test func pruneKeepsTheLatestRevisionsAndNeverReusesNumbers() async throws {
+        try await StoreTestSupport.withDataDirectory { directory in
+            let store = try SQLiteStateStore(directory: directory)
+            for number in 1...5 {
+                _ = try await store.commit(middleware: StoreTestSupport.chain("m\(number)"), author: "t", action: "push", expected: nil)
+                try await store.saveRollout(revision: number, record: Data("r\(number)".utf8))
+            }
+            #expect(try await store.prune(keepingLatest: 2) == 3)
+            #expect(try await store.revisions(limit: 10, before: nil).map(\.number) == [5, 4])
+            #expect(try await store.rollout(revision: 3) == nil, "its rollout record went with it")
+            #expect(try await store.rollout(revision: 4) == Data("r4".utf8))
+            #expect(try await store.prune(keepingLatest: 2) == 0, "nothing more to delete")
+            let next = try await store.commit(middleware: StoreTestSupport.chain("m6"), author: "t", action: "push", expected: 5)
+            #expect(next.number == 6)
+            #expect(try await store.prune(keepingLatest: 1) == 2)
+            #expect(try await store.head()?.number == 6, "the head is always kept")
+        }
+    }
 }

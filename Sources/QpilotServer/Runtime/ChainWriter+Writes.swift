@@ -49,7 +49,21 @@ extension ChainWriter {
         }
         await publish(compiled, desired: desired, revision: revision.number)
         logger.info("revision committed", metadata: ["revision": "\(revision.number)", "action": "\(action)", "author": "\(revision.author)"])
+        await pruneHistory()
         return Committed(revision: revision.number, changed: true, created: created)
+    }
+
+    /// The history keeps the latest `revisionsKept` revisions; older ones, and their rollout
+    /// records, are deleted after each commit, so a busy API cannot grow the store without end.
+    static let revisionsKept = 1000
+
+    func pruneHistory() async {
+        do {
+            let deleted = try await store.prune(keepingLatest: Self.revisionsKept)
+            if deleted > 0 { logger.info("old revisions deleted", metadata: ["count": "\(deleted)", "kept": "\(Self.revisionsKept)"]) }
+        } catch {
+            logger.warning("cannot delete old revisions", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Creates or replaces a secret, and republishes when the chain uses it.
