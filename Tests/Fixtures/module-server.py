@@ -81,6 +81,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
             except (BrokenPipeError, ConnectionResetError):
                 pass
             return
+        if path == "/drip.wasm":  # headers at once, then one byte every 0.2 s
+            self.send_response(200)
+            self.send_header("content-length", str(len(module)))
+            self.end_headers()
+            try:
+                for byte in module:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(0.2)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            return
         if path == "/__count":
             return self.reply(200, str(counts).encode())
         if path in routes:

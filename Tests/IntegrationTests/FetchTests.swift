@@ -54,6 +54,7 @@ extension Integration {
         @Test("Refusals name the reason", arguments: [
             ("/down.wasm", "gave up after 3 attempts"),
             ("/slow.wasm", "timed out"),
+            ("/drip.wasm", "slower than the minimum of 16384 bytes a second"),
             ("/huge.wasm", "over the limit of 1048576 bytes"),
             ("/big-member.tar.gz", "bytes, over the limit of 1048576 bytes (modules.maxModuleBytes)"),
             ("/chunked-huge.wasm", "more than the limit of 1048576 bytes"),

@@ -89,11 +89,17 @@ struct HTTPFetcher: Sendable {
                     "\(url.absoluteString) is \(total) bytes, over the limit of \(maxBytes) bytes; raise the limit if this module is expected")
             }
             var body = Data()
+            let started = ContinuousClock.now
             for try await chunk in response.body {
                 body.append(contentsOf: chunk.readableBytesView)
                 if body.count > maxBytes {
                     throw ModuleError(
                         "\(url.absoluteString) sent more than the limit of \(maxBytes) bytes; raise the limit if this module is expected")
+                }
+                let seconds = Double((ContinuousClock.now - started).nanoseconds) / 1e9
+                if seconds > Double(limits.timeout.nanoseconds) / 1e9, Double(body.count) < Double(limits.minimumBytesPerSecond) * seconds {
+                    throw ModuleError(
+                        "\(url.absoluteString) sent \(body.count) bytes in \(Int(seconds)) s, slower than the minimum of \(limits.minimumBytesPerSecond) bytes a second; giving up on it")
                 }
                 progress?(body.count, total)
             }

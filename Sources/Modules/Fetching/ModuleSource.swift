@@ -64,6 +64,9 @@ public struct FetchLimits: Sendable, Equatable {
     /// Allow fetching from loopback addresses (tests, a local registry). Link-local and cloud
     /// metadata addresses are refused always.
     public var allowLoopback: Bool
+    /// The slowest a body may arrive, on average, once `timeout` has passed since it started: a
+    /// source that drips bytes is given up on rather than holding a reload or a write.
+    public var minimumBytesPerSecond = 16 * 1024
 
     public init(
         maxModuleBytes: Int = 256 * 1024 * 1024, maxDecompressedBytes: Int = 512 * 1024 * 1024,
