@@ -1,3 +1,4 @@
+import AsyncAlgorithms
 import EnvoyAPI
 import GRPCCore
 import Logging
@@ -93,9 +94,12 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
         writer: RPCWriter<Flavour.Wire>
     ) async throws {
         var machine = initial
-        let (inputs, continuation) = AsyncStream.makeStream(of: Input<Flavour.Request>.self)
+        // A channel, not a buffer: a producer waits until the loop has taken its input, so a
+        // client that sends faster than the loop writes is slowed by HTTP/2 flow control instead
+        // of growing a queue in qpilot's memory.
+        let inputs = AsyncChannel<Input<Flavour.Request>>()
         var identity: (node: String, stream: Int)?
-        let ticket = open.add { continuation.yield(.end) }
+        let ticket = open.add { inputs.finish() }
         defer {
             open.remove(ticket)
             if let identity { nodes.disconnect(nodeID: identity.node, stream: identity.stream) }
@@ -104,10 +108,10 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 do {
-                    for try await request in requests { continuation.yield(.request(request)) }
-                    continuation.yield(.end)
+                    for try await request in requests { await inputs.send(.request(request)) }
+                    await inputs.send(.end)
                 } catch {
-                    continuation.yield(.failed(error))
+                    await inputs.send(.failed(error))
                 }
             }
             defer { group.cancelAll() }
@@ -141,7 +145,7 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
                         }
                         let snapshots = watcher.watch(fleet: fleet)
                         group.addTask {
-                            for await snapshot in snapshots { continuation.yield(.snapshot(snapshot)) }
+                            for await snapshot in snapshots { await inputs.send(.snapshot(snapshot)) }
                         }
                     }
                     let (events, responses) = machine.receive(request)
