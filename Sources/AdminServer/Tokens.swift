@@ -42,8 +42,10 @@ public struct Tokens: Sendable {
             guard let data = FileManager.default.contents(atPath: url.path) else {
                 throw TokensError("cannot read \(url.path); qpilot does not replace a tokens file it cannot read (check its owner and mode)")
             }
-            let attributes = try? FileManager.default.attributesOfItem(atPath: url.path)
-            if let mode = (attributes?[.posixPermissions] as? NSNumber)?.intValue, mode & 0o077 != 0 {
+            // The file itself, through any symbolic link (a mounted secret usually is one).
+            var info = stat()
+            if stat(url.path, &info) == 0, Int(info.st_mode) & 0o077 != 0 {
+                let mode = Int(info.st_mode)
                 throw TokensError(
                     "\(url.path) can be read by other users (mode \(String(mode & 0o777, radix: 8))); its tokens grant access to the admin API: chmod 600 \(url.path)")
             }

@@ -56,8 +56,6 @@ public enum RolloutState: String, Vocabulary {
     case superseded
 
 
-    /// Nothing more will change: the rollout completed, failed or was replaced.
-    public var isFinal: Bool { self != .inProgress }
 }
 
 /// One node's progress on a revision.

@@ -215,18 +215,6 @@ struct AdminRoutesTests {
         }
     }
 
-    @Test("every code of the catalogue is one the routes can answer with")
-    func catalogueIsReachable() {
-        // The codes the routes produce themselves (tokens, bodies, paths) and those they relay
-        // from the backend, as the tests above send them.
-        let produced: Set<APIErrorCode> = [.unauthorized, .forbidden, .badRequest, .invalid, .tooLarge, .notFound]
-        let relayed: Set<APIErrorCode> = [
-            .notFound, .unknownRevision, .duplicate, .fileMode, .staleRevision, .secretInUse, .invalidModule, .missingSecret, .invalid,
-            .store,
-        ]
-        #expect(produced.union(relayed) == Set(APIErrorCode.all))
-    }
-
     // MARK: Reads and the rest
 
     @Test("query and path values are checked: limit, revision numbers, the bootstrap's node")

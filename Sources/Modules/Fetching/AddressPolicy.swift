@@ -1,5 +1,6 @@
 import Foundation
 import NIOPosix
+import Synchronization
 
 /// Refuses destinations a module fetch must never reach. Every address a host resolves to is
 /// parsed (never compared as text), IPv4-mapped (`::ffff:a.b.c.d`) and NAT64 (`64:ff9b::/96`)
@@ -111,20 +112,31 @@ enum AddressPolicy {
     }
 
     static func resolveOffPool(_ name: String) async throws(ModuleError) -> [String] {
-        let result = await withTaskGroup(of: [String]?.self) { group in
-            group.addTask { try? await NIOThreadPool.singleton.runIfActive { resolve(name) } }
-            group.addTask {
+        // getaddrinfo cannot be interrupted, so the lookup runs on its own and the first of it
+        // and the deadline to finish answers; a lookup that answers late is dropped.
+        let answer = Mutex<CheckedContinuation<[String]?, Never>?>(nil)
+        let addresses = await withCheckedContinuation { (continuation: CheckedContinuation<[String]?, Never>) in
+            answer.withLock { $0 = continuation }
+            let finish: @Sendable ([String]?) -> Void = { result in answer.withLock { $0.take() }?.resume(returning: result) }
+            Task { finish(try? await NIOThreadPool.singleton.runIfActive { resolve(name) }) }
+            Task {
                 try? await Task.sleep(for: resolveTimeout)
-                return nil
+                finish(nil)
             }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first
         }
-        guard let result else {
+        guard let addresses else {
             throw ModuleError("cannot resolve \(name): no answer within \(resolveTimeout)")
         }
-        return result
+        return addresses
+    }
+
+    /// A host that is loopback by its spelling alone: `localhost`, or an IP literal in a loopback
+    /// block (`127.0.0.1`, `::1`, `::ffff:127.0.0.1`). A name such as `127.example.com` is not.
+    static func isLoopbackLiteral(_ host: String) -> Bool {
+        let bare = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        if bare == "localhost" { return true }
+        guard let address = Address(bare)?.unmapped else { return false }
+        return loopback.contains(where: address.within)
     }
 
     /// Numeric addresses of `host`; empty when it does not resolve (the fetch then fails by itself).

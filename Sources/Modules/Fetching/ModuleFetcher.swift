@@ -91,7 +91,8 @@ public struct ModuleFetcher: Sendable {
         while total < bytes.count {
             let count = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + total, $0.count - total) }
             if count < 0, errno == EINTR { continue }
-            guard count > 0 else { break }
+            if count < 0 { throw ModuleError("cannot read module \(url.path): \(String(cString: strerror(errno)))") }
+            if count == 0 { break }
             total += count
         }
         // A file that shrank while it was read is taken as read; one that grew is not read past its size.

@@ -105,10 +105,8 @@ struct OCIClient: Sendable {
         init(client: OCIClient, reference: OCIReference) throws(ModuleError) {
             self.client = client
             self.reference = reference
-            let host = reference.registry.hasPrefix("[")
-                ? String(reference.registry.prefix { $0 != "]" }.dropFirst())
-                : reference.registry.split(separator: ":").first.map(String.init) ?? reference.registry
-            let loopback = host == "localhost" || host.hasPrefix("127.") || host == "::1"
+            // Plain http only for a registry on this machine, by its spelling: never for a name.
+            let loopback = AddressPolicy.isLoopbackLiteral(Self.host(of: reference.registry))
             // The reference was checked by its grammar; a URL that still does not form is refused, not trapped on.
             guard let base = URL(string: "\(loopback ? "http" : "https")://\(reference.registry)/v2/\(reference.repository)/") else {
                 throw ModuleError("oci://\(reference) does not form a registry URL")
@@ -235,10 +233,9 @@ struct OCIClient: Sendable {
                 return "the realm has no host"
             }
             let registryHost = Self.host(of: registry)
-            let loopback = { (name: String) in name == "localhost" || name.hasPrefix("127.") || name == "::1" }
             switch realm.scheme?.lowercased() {
             case "https": break
-            case "http" where loopback(host) && loopback(registryHost): break
+            case "http" where AddressPolicy.isLoopbackLiteral(host) && AddressPolicy.isLoopbackLiteral(registryHost): break
             default: return "it is not https"
             }
             if host == registryHost { return nil }

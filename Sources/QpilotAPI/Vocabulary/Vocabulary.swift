@@ -25,9 +25,6 @@ extension Vocabulary {
         return value
     }
 
-    /// The spellings, in declaration order.
-    public static var spellings: [String] { allCases.map(\.rawValue) }
-
     /// Decodes a string and refuses an unknown spelling with ``UnknownValue`` as the underlying
     /// error (the admin API reports it as `invalid`, naming the field). More specific than the
     /// standard library's decoder for string enums, so every vocabulary gets it.

@@ -76,11 +76,6 @@ struct AdminService: AdminBackend {
 
     func setSecret(name: String, value: String, actor: WriteActor) async throws(AdminError) -> SecretInfo {
         try await answer { () async throws(QpilotError) in try await writer.setSecret(name: name, value: value, actor: actor) }
-        let secrets = try await secrets().secrets
-        guard let info = secrets.first(where: { $0.name == name }) else {
-            throw AdminError(QpilotError(.store, "the secret '\(name)' was written but cannot be listed"))
-        }
-        return info
     }
 
     func deleteSecret(name: String, actor: WriteActor) async throws(AdminError) {
@@ -103,7 +98,7 @@ struct AdminService: AdminBackend {
         do {
             try bootstrap.validate()
         } catch {
-            throw AdminError(.badRequest, .invalid, error.description)
+            throw AdminError(error)
         }
         return bootstrap.yaml
     }

@@ -41,7 +41,7 @@ extension ChainWriter {
                     do {
                         entries = try head.middleware.enabledEntries()
                     } catch {
-                        throw QpilotError(error.code, error.message, field: "revision \(head.number)")
+                        throw error.prefixed("revision \(head.number): ")
                     }
                 }
             }

@@ -66,9 +66,11 @@ extension ChainWriter {
         }
     }
 
-    /// Creates or replaces a secret, and republishes when the chain uses it.
-    public func setSecret(name: String, value: String, actor: WriteActor) async throws(QpilotError) {
-        try await takingTurns { () async throws(QpilotError) in
+    /// Creates or replaces a secret, republishes when the chain uses it, and says what is stored
+    /// (read in the same turn, so no other write can come between).
+    @discardableResult
+    public func setSecret(name: String, value: String, actor: WriteActor) async throws(QpilotError) -> SecretInfo {
+        try await takingTurns { () async throws(QpilotError) -> SecretInfo in
             guard !value.isEmpty else { throw QpilotError(.invalid, "a secret's value must not be empty") }
             do {
                 try await self.store.setSecret(name: name, value: value, author: actor.description)
@@ -78,6 +80,16 @@ extension ChainWriter {
             // The secret is stored either way; a republish that fails keeps its error in the status.
             if try await !self.secretUsers(name).isEmpty { _ = await self.reloadNow() }
             self.logger.info("secret set", metadata: ["name": "\(name)", "author": "\(actor)"])
+            let secrets: [SecretInfo]
+            do {
+                secrets = try await self.store.secrets()
+            } catch {
+                throw .store("the secret '\(name)' was written but cannot be listed", error)
+            }
+            guard let info = secrets.first(where: { $0.name == name }) else {
+                throw QpilotError(.store, "the secret '\(name)' was written but cannot be listed")
+            }
+            return info
         }
     }
 

@@ -16,7 +16,24 @@ public final class NodeRegistry: Sendable {
         var disconnectedAt: ContinuousClock.Instant?
     }
 
-    private let entries = Mutex([Int: Entry]())
+    private struct State {
+        var entries: [Int: Entry] = [:]
+        /// The streams of each node id, so that a node's work never scans the whole registry.
+        var byNode: [String: Set<Int>] = [:]
+        var lastPurge = ContinuousClock.now
+
+        mutating func remove(_ stream: Int) {
+            guard let entry = entries.removeValue(forKey: stream) else { return }
+            byNode[entry.status.nodeID]?.remove(stream)
+            if byNode[entry.status.nodeID]?.isEmpty == true { byNode[entry.status.nodeID] = nil }
+        }
+
+        func streams(of nodeID: String) -> [(stream: Int, entry: Entry)] {
+            (byNode[nodeID] ?? []).compactMap { stream in entries[stream].map { (stream, $0) } }
+        }
+    }
+
+    private let state = Mutex(State())
     private let streamCounter = Atomic<Int>(0)
     let retention: Duration
 
@@ -32,19 +49,25 @@ public final class NodeRegistry: Sendable {
             connected: true, connectedSince: Date(), acked: [:], sent: [:], responses: [:], nacks: [:],
             lastNack: nil)
         let now = ContinuousClock.now
-        entries.withLock { entries in
-            entries = entries.filter { _, entry in
-                guard let since = entry.disconnectedAt else { return true }
-                return entry.status.nodeID != nodeID && now - since < retention
+        state.withLock { state in
+            // The node's closed streams give way to the new one.
+            for (old, entry) in state.streams(of: nodeID) where entry.disconnectedAt != nil { state.remove(old) }
+            // Nodes gone for longer than the retention, at most once a minute: a scan of every entry.
+            if now - state.lastPurge > .seconds(60) {
+                state.lastPurge = now
+                for (old, entry) in state.entries {
+                    if let since = entry.disconnectedAt, now - since >= retention { state.remove(old) }
+                }
             }
-            entries[stream] = Entry(status: status)
+            state.entries[stream] = Entry(status: status)
+            state.byNode[nodeID, default: []].insert(stream)
         }
         return stream
     }
 
     /// How many open streams carry this node id.
     public func connectedStreams(of nodeID: String) -> Int {
-        entries.withLock { $0.values.filter { $0.status.nodeID == nodeID && $0.status.connected }.count }
+        state.withLock { $0.streams(of: nodeID).filter { $0.entry.status.connected }.count }
     }
 
     /// Applies what one request taught us.
@@ -94,15 +117,15 @@ public final class NodeRegistry: Sendable {
     /// dropped; otherwise it stays, disconnected, for `retention`.
     public func disconnect(nodeID: String, stream: Int) {
         let now = ContinuousClock.now
-        entries.withLock { entries in
-            guard var entry = entries[stream] else { return }
-            if entries.contains(where: { $0.key != stream && $0.value.status.nodeID == entry.status.nodeID && $0.value.status.connected }) {
-                entries[stream] = nil
+        state.withLock { state in
+            guard var entry = state.entries[stream] else { return }
+            if state.streams(of: entry.status.nodeID).contains(where: { $0.stream != stream && $0.entry.status.connected }) {
+                state.remove(stream)
                 return
             }
             entry.status.connected = false
             entry.disconnectedAt = now
-            entries[stream] = entry
+            state.entries[stream] = entry
         }
     }
 
@@ -110,24 +133,28 @@ public final class NodeRegistry: Sendable {
     /// node only until `retention` has passed.
     public func all() -> [NodeStatus] {
         let now = ContinuousClock.now
-        return entries.withLock { entries in
-            entries.filter { $0.value.disconnectedAt.map { now - $0 < retention } ?? true }
+        return state.withLock { state in
+            state.entries.filter { $0.value.disconnectedAt.map { now - $0 < retention } ?? true }
         }
         .sorted { ($0.value.status.nodeID, -$0.key) < ($1.value.status.nodeID, -$1.key) }
         .map(\.value.status)
     }
 
-    /// One node: its newest open stream, else its newest stream.
+    /// One node: its newest open stream, else its newest stream (while retained).
     public func status(of nodeID: String) -> NodeStatus? {
-        let streams = all().filter { $0.nodeID == nodeID }
+        let now = ContinuousClock.now
+        let streams = state.withLock { $0.streams(of: nodeID) }
+            .filter { $0.entry.disconnectedAt.map { now - $0 < retention } ?? true }
+            .sorted { $0.stream > $1.stream }
+            .map(\.entry.status)
         return streams.first(where: \.connected) ?? streams.first
     }
 
     private func updateEntry(_ nodeID: String, _ stream: Int, _ body: (inout Entry) -> Void) {
-        entries.withLock { entries in
-            guard var entry = entries[stream] else { return }
+        state.withLock { state in
+            guard var entry = state.entries[stream] else { return }
             body(&entry)
-            entries[stream] = entry
+            state.entries[stream] = entry
         }
     }
 }
