@@ -113,7 +113,12 @@ enum ChainCompiler {
 
 extension Snapshot {
     /// What a node holding this snapshot has ACKed, in the API's names.
+    var configVersions: ConfigVersions { versionsOfNonEmptyTypes.configVersions }
+}
+
+extension Dictionary where Key == ResourceType, Value == String {
+    /// The same versions, keyed by the API's names.
     var configVersions: ConfigVersions {
-        Dictionary(uniqueKeysWithValues: versionsOfNonEmptyTypes.map { ($0.key.configType, $0.value) })
+        Dictionary<ConfigType, String>(uniqueKeysWithValues: map { ($0.key.configType, $0.value) })
     }
 }

@@ -46,9 +46,7 @@ struct RolloutRecord: Codable, Sendable, Equatable {
 
 extension NodeStatus {
     /// The ACKed versions, in the API's names.
-    var ackedConfig: ConfigVersions {
-        Dictionary(uniqueKeysWithValues: acked.map { ($0.key.configType, $0.value) })
-    }
+    var ackedConfig: ConfigVersions { acked.configVersions }
 
     /// The node as `GET /v1/nodes` shows it, against the snapshot its fleet should hold.
     func view(against snapshot: Snapshot?) -> NodeView {
