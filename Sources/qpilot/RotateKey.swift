@@ -28,14 +28,7 @@ struct RotateKey: AsyncParsableCommand {
     var force = false
 
     func run() async throws {
-        let url = URL(fileURLWithPath: config).standardizedFileURL
-        let settings: ServerSettings
-        do {
-            settings = try QpilotConfig.load(url).config.server
-        } catch {
-            FileHandle.standardError.write(Data("qpilot: \(config): \(error)\n".utf8))
-            throw ExitCode(2)
-        }
+        let settings = try OfflineDataDirectory.settings(config)
         // A running qpilot keeps sealing with the old key, and would then refuse to start.
         if !force, Self.isListening(settings.admin.address) {
             FileHandle.standardError.write(
@@ -45,19 +38,8 @@ struct RotateKey: AsyncParsableCommand {
             throw ExitCode(1)
         }
         let directory = settings.dataDir
-        // Opening would create an empty store; a mistyped dataDir should say so instead.
-        guard FileManager.default.fileExists(atPath: SQLiteStateStore.databaseURL(in: directory).path) else {
-            FileHandle.standardError.write(Data("qpilot: no state database in \(directory.path); check dataDir in \(config)\n".utf8))
-            throw ExitCode(2)
-        }
         // The same lock `qpilot serve` holds: a qpilot on this directory, whatever its ports, stops it.
-        let lock: DirectoryLock
-        do {
-            lock = try DirectoryLock(directory: directory)
-        } catch {
-            FileHandle.standardError.write(Data("qpilot: \(error)\n".utf8))
-            throw ExitCode(1)
-        }
+        let lock = try OfflineDataDirectory.lock(directory, config: config)
         defer { withExtendedLifetime(lock) {} }
         do {
             let store = try SQLiteStateStore(directory: directory)

@@ -19,23 +19,8 @@ struct SecretCommand: AsyncParsableCommand {
 
         /// The data directory, locked against a running qpilot for as long as the lock lives.
         func lockedDataDirectory() throws -> (URL, DirectoryLock) {
-            let directory: URL
-            do {
-                directory = try QpilotConfig.load(URL(fileURLWithPath: config).standardizedFileURL).config.server.dataDir
-            } catch {
-                FileHandle.standardError.write(Data("qpilot: \(config): \(error)\n".utf8))
-                throw ExitCode(2)
-            }
-            guard FileManager.default.fileExists(atPath: SQLiteStateStore.databaseURL(in: directory).path) else {
-                FileHandle.standardError.write(Data("qpilot: no state database in \(directory.path); check dataDir in \(config)\n".utf8))
-                throw ExitCode(2)
-            }
-            do {
-                return (directory, try DirectoryLock(directory: directory))
-            } catch {
-                FileHandle.standardError.write(Data("qpilot: \(error); with qpilot running, use `qctl secret`\n".utf8))
-                throw ExitCode(1)
-            }
+            let directory = try OfflineDataDirectory.settings(config).dataDir
+            return (directory, try OfflineDataDirectory.lock(directory, config: config, busyHint: "; with qpilot running, use `qctl secret`"))
         }
     }
 

@@ -12,7 +12,7 @@ extension Integration {
                 try await qpilot.startEnvoy()
                 let api = "http://127.0.0.1:\(qpilot.adminPort)"
                 // A tokens file was created with one admin token, readable only by its owner.
-                let tokens = qpilot.runtime.config.server.admin.tokensFile
+                let tokens = qpilot.runtime.config.server.tokensFile
                 let mode = try FileManager.default.attributesOfItem(atPath: tokens.path)[.posixPermissions] as? Int
                 #expect(mode == 0o600)
 

@@ -13,11 +13,13 @@ struct ServerSettingsTests {
             """
             dataDir: data
             xds: {address: "0.0.0.0:19000"}
+            admin: {tokensFile: tokens}
             modules: {maxModuleBytes: 1024, sharedDir: shared}
             egress: {port: 10001}
             """, directory: Self.directory
         ).server
-        #expect(edited.changed(from: running) == ["xds.address", "modules.sharedDir", "modules.maxModuleBytes"])
+        #expect(edited.changed(from: running) == ["xds.address", "admin.tokensFile", "modules.sharedDir", "modules.maxModuleBytes"])
+        #expect(edited.tokensFile.path == "/srv/qpilot/tokens")
         #expect(running.changed(from: running) == [])
     }
 
@@ -39,7 +41,7 @@ struct ServerSettingsTests {
         let config = try QpilotConfig.parse(
             "dataDir: state\nmodules: {credentialsFile: /etc/docker.json}\negress: {accessLog: logs/egress.log}\n", directory: Self.directory)
         #expect(config.server.dataDir.path == "/srv/qpilot/state")
-        #expect(config.server.admin.tokensFile.path == "/srv/qpilot/state/admin-tokens")
+        #expect(config.server.tokensFile.path == "/srv/qpilot/state/admin-tokens")
         #expect(config.server.modules.credentialsFile?.path == "/etc/docker.json")
         #expect(config.desired.egress.accessLog == "/srv/qpilot/logs/egress.log")
     }

@@ -30,6 +30,11 @@ public enum MiddlewareRules {
     public static let maxFleetsPerMiddleware = 100
     public static let maxFleets = 1000
 
+    /// Why a chain of `count` middleware is too long, or nil when it is not.
+    public static func chainLengthProblem(_ count: Int) -> String? {
+        count > maxMiddleware ? "the chain holds \(count) middleware; at most \(maxMiddleware) fit in one chain" : nil
+    }
+
     /// Why a fleet list is not acceptable, or nil when it is (nil itself means every fleet).
     public static func fleetsProblem(_ fleets: [String]) -> String? {
         if fleets.isEmpty { return "an empty fleet list would apply to no node; omit it for every fleet" }

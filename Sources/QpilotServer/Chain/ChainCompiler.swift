@@ -43,9 +43,8 @@ enum ChainCompiler {
         _ entries: [ChainEntry], modules: [LoadedModule], secrets: [String: String], desired: DesiredConfig,
         server: ServerSettings
     ) throws(QpilotError) -> Compiled {
-        guard entries.count <= MiddlewareRules.maxMiddleware else {
-            throw QpilotError(.invalid, "the chain holds \(entries.count) middleware; at most \(MiddlewareRules.maxMiddleware) fit in one chain")
-        }
+        // File mode never passes through `enabledEntries`, so the compiler holds the rule too.
+        if let problem = MiddlewareRules.chainLengthProblem(entries.count) { throw QpilotError(.invalid, problem) }
         let fleets = Set(entries.flatMap { $0.fleets ?? [] })
         guard fleets.count <= MiddlewareRules.maxFleets else {
             throw QpilotError(

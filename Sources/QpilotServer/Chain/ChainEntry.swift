@@ -102,9 +102,7 @@ public struct ChainEntry: Sendable, Equatable {
 extension Array where Element == MiddlewareSpec {
     /// The enabled entries of a chain, each checked (and placed by its index in the whole chain).
     func enabledEntries() throws(QpilotError) -> [ChainEntry] {
-        guard count <= MiddlewareRules.maxMiddleware else {
-            throw QpilotError(.invalid, "the chain holds \(count) middleware; at most \(MiddlewareRules.maxMiddleware) fit in one chain")
-        }
+        if let problem = MiddlewareRules.chainLengthProblem(count) { throw QpilotError(.invalid, problem) }
         var entries: [ChainEntry] = []
         for (index, spec) in enumerated() {
             let entry = try ChainEntry(spec: spec, index: index)

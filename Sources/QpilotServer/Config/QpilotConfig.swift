@@ -59,7 +59,6 @@ public struct QpilotConfig: Sendable, Equatable {
         func path(_ reader: YAMLReader) throws(QpilotError) -> URL { Paths.resolve(try nonEmpty(reader), in: directory) }
         var server = config.server
         if let dataDir = top["dataDir"] { server.dataDir = try path(dataDir) }
-        server.admin.tokensFile = server.dataDir.appendingPathComponent("admin-tokens")
         if let xds = top["xds"] {
             let fields = try xds.mapping(allowed: ["address", "maxReceiveBytes"])
             if let address = fields["address"] { server.xds.address = try address.listenAddress() }

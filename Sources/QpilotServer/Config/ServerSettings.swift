@@ -12,9 +12,8 @@ public struct ServerSettings: Sendable, Equatable {
 
     public struct Admin: Sendable, Equatable {
         public var address = HostPort(host: "127.0.0.1", port: 18001)
-        /// `TOKEN ROLE` lines; created with one admin token when absent. Default
-        /// `<dataDir>/admin-tokens`.
-        public var tokensFile: URL
+        /// `admin.tokensFile`, when qpilot.yaml names one; see `ServerSettings.tokensFile`.
+        public var tokensFile: URL?
     }
 
     public struct Modules: Sendable, Equatable {
@@ -36,7 +35,7 @@ public struct ServerSettings: Sendable, Equatable {
     }
 
     public var xds = XDS()
-    public var admin: Admin
+    public var admin = Admin()
     public var modules = Modules()
     /// The store, the module store and the secrets key.
     public var dataDir: URL
@@ -44,8 +43,11 @@ public struct ServerSettings: Sendable, Equatable {
     /// Defaults for a qpilot.yaml in `directory`.
     public init(directory: URL) {
         dataDir = Paths.resolve("./data", in: directory)
-        admin = Admin(tokensFile: dataDir.appendingPathComponent("admin-tokens"))
     }
+
+    /// `TOKEN ROLE` lines for the admin API; created with one admin token when absent:
+    /// `admin.tokensFile`, else `<dataDir>/admin-tokens`.
+    public var tokensFile: URL { admin.tokensFile ?? dataDir.appendingPathComponent("admin-tokens") }
 
     /// The settings that differ from `running`, by their qpilot.yaml names (`xds.address`, …).
     /// Read from the type itself, so a setting added later is compared without anyone listing it.

@@ -41,10 +41,10 @@ public struct QpilotRuntime: Sendable {
                 at: server.dataDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         }
         lock = try DirectoryLock(directory: server.dataDir)
-        let (tokens, created) = try Tokens.loadOrCreate(at: server.admin.tokensFile)
+        let (tokens, created) = try Tokens.loadOrCreate(at: server.tokensFile)
         if created {
             logger.notice(
-                "created an admin token; qctl reads it with --token-file", metadata: ["file": "\(server.admin.tokensFile.path)"])
+                "created an admin token; qctl reads it with --token-file", metadata: ["file": "\(server.tokensFile.path)"])
         }
         self.tokens = tokens
         moduleStore = try ModuleStore(dataDirectory: server.dataDir)
