@@ -76,12 +76,12 @@ test: envoy fixtures middleware
 
 ## Every input fuzzing ever crashed on (Fuzz/regressions/), replayed by the normal build.
 fuzz-regressions:
-	@for target in validator archive tar reference; do \
+	@for target in validator archive tar reference sotw delta; do \
 	  .build/debug/qpilot-fuzz $$target $$(find Fuzz/regressions/$$target -type f ! -name .keep) || exit 1; \
 	done
 
 ## libFuzzer with AddressSanitizer on the parsers, FUZZ_SECONDS per target (make test runs it briefly).
-FUZZ_SECONDS ?= 45
+FUZZ_SECONDS ?= 30
 fuzz: fixtures
 	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz
 

@@ -163,7 +163,7 @@ let package = Package(
         // libFuzzer targets (scripts/fuzz); built normally, a replayer of Fuzz/regressions/.
         .executableTarget(
             name: "qpilot-fuzz",
-            dependencies: ["Modules"],
+            dependencies: ["Modules", "XDS", "EnvoyAPI", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             path: "Fuzz/QpilotFuzz",
             swiftSettings: strict
         ),
@@ -232,7 +232,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "QpilotServer", "XDS", "EnvoyAPI", "Modules", "QpilotAPI",
+                "QpilotServer", "XDS", "EnvoyAPI", "Modules", "QpilotAPI", "QpilotTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -9,7 +9,7 @@ import Foundation
 
 /// The targets, by name: each takes arbitrary bytes and must return, never trap or hang.
 enum FuzzTarget: String, CaseIterable {
-    case validator, archive, tar, reference
+    case validator, archive, tar, reference, sotw, delta
 
     func run(_ data: Data) {
         switch self {
@@ -26,6 +26,10 @@ enum FuzzTarget: String, CaseIterable {
             _ = try? OCIReference(parsing: text)
             _ = try? ModuleSource(parsing: text, relativeTo: URL(fileURLWithPath: "/srv"))
             _ = try? ModuleSource(parsing: "oci://" + text, relativeTo: nil)
+        case .sotw:
+            StreamFuzz.sotw(data)
+        case .delta:
+            StreamFuzz.delta(data)
         }
     }
 }

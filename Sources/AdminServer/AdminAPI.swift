@@ -40,11 +40,11 @@ public enum AdminAPI {
     static func addReadRoutes(_ router: Router<BasicRequestContext>, _ backend: any AdminBackend) {
         router.get("/v1/nodes") { request, _ -> Response in
             let fleet = request.uri.queryParameters["fleet"].map(String.init)
-            return try json(NodeList(nodes: backend.nodes().filter { fleet == nil || $0.fleet == fleet }))
+            return try json(NodeList(nodes: await backend.nodes().filter { fleet == nil || $0.fleet == fleet }))
         }
         router.get("/v1/nodes/:id") { _, context -> Response in
             let id = try context.parameters.require("id")
-            guard let node = backend.nodes().first(where: { $0.nodeID == id }) else {
+            guard let node = await backend.nodes().first(where: { $0.nodeID == id }) else {
                 throw AdminError(.notFound, .notFound, "no node with id '\(id)' has connected")
             }
             return try json(node)

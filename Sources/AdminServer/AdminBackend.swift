@@ -5,7 +5,7 @@ import QpilotAPI
 /// What the admin API asks of the running server. qpilot's runtime implements it; the routes
 /// only translate HTTP to these calls and errors back to JSON.
 public protocol AdminBackend: Sendable {
-    func nodes() -> [NodeView]
+    func nodes() async -> [NodeView]
     func configStatus() -> ConfigStatusView
     func middleware() async throws(AdminError) -> MiddlewareList
     /// Makes one revision from a write. `expected` is the client's `If-Match`.

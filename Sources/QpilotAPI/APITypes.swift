@@ -45,11 +45,15 @@ public struct NodeView: Codable, Sendable, Equatable {
     /// The versions the node should hold, per type.
     public var desired: ConfigVersions
     public var lastNack: Nack?
+    /// Each middleware of the node's fleet: the version it should run, the one Envoy ACKed, and a
+    /// refusal, one middleware at a time (Envoy refuses each on its own).
+    public var middleware: [MiddlewareOnNode]
 
     public init(
         nodeID: String, fleet: String, envoyVersion: String, protocolFlavour: String, connected: Bool, connectedSince: Date,
-        state: SyncState, acked: ConfigVersions, desired: ConfigVersions, lastNack: Nack?
+        state: SyncState, acked: ConfigVersions, desired: ConfigVersions, lastNack: Nack?, middleware: [MiddlewareOnNode] = []
     ) {
+        self.middleware = middleware
         self.nodeID = nodeID
         self.fleet = fleet
         self.envoyVersion = envoyVersion
@@ -60,6 +64,48 @@ public struct NodeView: Codable, Sendable, Equatable {
         self.acked = acked
         self.desired = desired
         self.lastNack = lastNack
+    }
+}
+
+/// One middleware on one node.
+public struct MiddlewareOnNode: Codable, Sendable, Equatable {
+    /// A config version the node refused; Envoy keeps running the previous one.
+    public struct Rejection: Codable, Sendable, Equatable {
+        public var version: String
+        /// Envoy's message.
+        public var message: String
+        public var at: Date
+        /// The version the node still runs, when qpilot saw it ACK one.
+        public var serving: String?
+        /// The newest revision that published `serving` to this node's fleet, when the rollout
+        /// records still hold it (store mode).
+        public var servingRevision: Int?
+
+        public init(version: String, message: String, at: Date, serving: String?, servingRevision: Int?) {
+            self.version = version
+            self.message = message
+            self.at = at
+            self.serving = serving
+            self.servingRevision = servingRevision
+        }
+    }
+
+    public var name: String
+    /// `in-sync` when the node runs the desired version, `nacked` when it refused it, else `pending`.
+    public var state: SyncState
+    /// The version of its filter config that the node should run; nil when the fleet no longer
+    /// has it.
+    public var desired: String?
+    /// The version the node ACKed and runs, as far as qpilot knows.
+    public var acked: String?
+    public var rejected: Rejection?
+
+    public init(name: String, state: SyncState, desired: String?, acked: String?, rejected: Rejection?) {
+        self.name = name
+        self.state = state
+        self.desired = desired
+        self.acked = acked
+        self.rejected = rejected
     }
 }
 

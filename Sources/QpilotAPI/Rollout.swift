@@ -9,12 +9,15 @@ public struct RolloutView: Codable, Sendable, Equatable {
         public var state: NodeRolloutState
         /// Envoy's own message, for a NACK.
         public var message: String?
+        /// The middleware the node refused, for a NACK of one middleware's config.
+        public var middleware: String?
 
-        public init(nodeID: String, fleet: String, state: NodeRolloutState, message: String? = nil) {
+        public init(nodeID: String, fleet: String, state: NodeRolloutState, message: String? = nil, middleware: String? = nil) {
             self.nodeID = nodeID
             self.fleet = fleet
             self.state = state
             self.message = message
+            self.middleware = middleware
         }
     }
 

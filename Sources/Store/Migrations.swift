@@ -38,6 +38,24 @@ enum Migrations {
                     );
                     """)
         }
+        migrator.registerMigration("v2") { db in
+            try db.execute(
+                sql: """
+                    -- A config version a node refused, per node and ECDS resource (see
+                    -- XDS.NodeRegistry): Envoy ACKs an identical re-send without building it, so
+                    -- this memory is what keeps status true across reconnects and restarts.
+                    -- `at` is milliseconds since 1970; `serving` is the version the node kept.
+                    CREATE TABLE rejection (
+                        node TEXT NOT NULL,
+                        resource TEXT NOT NULL,
+                        version TEXT NOT NULL,
+                        message TEXT NOT NULL,
+                        at INTEGER NOT NULL,
+                        serving TEXT,
+                        PRIMARY KEY (node, resource)
+                    );
+                    """)
+        }
         return migrator
     }
 }

@@ -136,6 +136,40 @@ public final class SQLiteStateStore: StateStore {
         }
     }
 
+    // MARK: Rejections
+
+    /// Saves and forgets rejections in one transaction.
+    public func updateRejections(remember: [StoredRejection], forget: [(node: String, resource: String)]) async throws {
+        try await write { db in
+            for (node, resource) in forget {
+                try db.execute(sql: "DELETE FROM rejection WHERE node = ? AND resource = ?", arguments: [node, resource])
+            }
+            for rejection in remember {
+                try db.execute(
+                    sql: """
+                        INSERT INTO rejection (node, resource, version, message, at, serving) VALUES (?, ?, ?, ?, ?, ?)
+                        ON CONFLICT(node, resource) DO UPDATE SET version = excluded.version, message = excluded.message,
+                        at = excluded.at, serving = excluded.serving
+                        """,
+                    arguments: [
+                        rejection.node, rejection.resource, rejection.version, rejection.message,
+                        Milliseconds(rejection.at).value, rejection.serving,
+                    ])
+            }
+        }
+    }
+
+    /// Every remembered rejection, by node and resource.
+    public func rejections() async throws -> [StoredRejection] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM rejection ORDER BY node, resource").map { row in
+                StoredRejection(
+                    node: row["node"], resource: row["resource"], version: row["version"], message: row["message"],
+                    at: Milliseconds(row["at"] as Int64).date, serving: row["serving"])
+            }
+        }
+    }
+
     // MARK: Encoding
 
     /// Sorted keys make the stored JSON a function of the chain alone, so equal chains are equal

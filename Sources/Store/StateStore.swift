@@ -44,6 +44,26 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     }
 }
 
+/// A config version a node refused, remembered per node and resource.
+public struct StoredRejection: Sendable, Equatable {
+    public var node: String
+    public var resource: String
+    public var version: String
+    public var message: String
+    public var at: Date
+    /// The version the node kept running, when known.
+    public var serving: String?
+
+    public init(node: String, resource: String, version: String, message: String, at: Date, serving: String?) {
+        self.node = node
+        self.resource = resource
+        self.version = version
+        self.message = message
+        self.at = at
+        self.serving = serving
+    }
+}
+
 /// Durable desired state and its history, plus secrets. SQLite (`SQLiteStateStore`) is the
 /// embedded default; the protocol leaves room for a PostgreSQL store shared by several replicas.
 ///
@@ -74,6 +94,13 @@ public protocol StateStore: Sendable {
 
     /// The record saved for a revision, if any.
     func rollout(revision: Int) async throws -> Data?
+
+    /// Saves rejections (replacing one for the same node and resource) and forgets others, in one
+    /// transaction.
+    func updateRejections(remember: [StoredRejection], forget: [(node: String, resource: String)]) async throws
+
+    /// Every remembered rejection.
+    func rejections() async throws -> [StoredRejection]
 
     /// Creates or replaces a secret. The value is encrypted at rest.
     func setSecret(name: String, value: String, author: String) async throws

@@ -22,5 +22,12 @@ public enum Names {
     public static let moduleCluster = "qpilot_modules"
 
     /// The ECDS resource and HTTP filter name of a middleware.
-    public static func filter(_ middleware: String) -> String { "qpilot.middleware.\(middleware)" }
+    public static func filter(_ middleware: String) -> String { filterPrefix + middleware }
+
+    /// The middleware an ECDS resource name stands for, or nil for a name qpilot did not make.
+    public static func middleware(ofFilter name: String) -> String? {
+        name.hasPrefix(filterPrefix) ? String(name.dropFirst(filterPrefix.count)) : nil
+    }
+
+    static let filterPrefix = "qpilot.middleware."
 }

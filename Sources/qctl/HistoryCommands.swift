@@ -96,7 +96,10 @@ struct RolloutCommand: AsyncParsableCommand {
         ])
         if !view.nodes.isEmpty {
             text += "\n\n" + Table.render(
-                ["NODE", "FLEET", "STATE", "MESSAGE"], view.nodes.map { [$0.nodeID, $0.fleet, $0.state.rawValue, $0.message ?? ""] })
+                ["NODE", "FLEET", "STATE", "MESSAGE"],
+                view.nodes.map { node in
+                    [node.nodeID, node.fleet, node.state.rawValue, (node.middleware.map { "\($0): " } ?? "") + (node.message ?? "")]
+                })
         }
         return text
     }

@@ -54,7 +54,9 @@ struct RolloutWatcher {
         let nacked = view.nodes.filter { $0.state == .nacked }
         return QctlError(
             "rollout \(revision) failed: \(nacked.count) node\(nacked.count == 1 ? "" : "s") NACKed it",
-            details: nacked.map { "\($0.nodeID) (fleet \($0.fleet)): \($0.message ?? "no message")" },
+            details: nacked.map { node in
+                "\(node.nodeID) (fleet \(node.fleet))\(node.middleware.map { ", middleware \($0)" } ?? ""): \(node.message ?? "no message")"
+            },
             hint: "`qctl rollback <previous revision>` restores the chain before it; `qctl history` lists the revisions",
             exit: .rolloutFailed)
     }

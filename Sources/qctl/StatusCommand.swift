@@ -31,8 +31,20 @@ struct StatusCommand: AsyncParsableCommand {
                 [
                     node.nodeID, node.fleet, node.envoyVersion.isEmpty ? "-" : node.envoyVersion, node.protocolFlavour,
                     Table.date(node.connectedSince), node.connected ? node.state.rawValue : "disconnected",
-                    node.lastNack.map { "\($0.type): \($0.message)" } ?? "",
+                    message(node),
                 ]
             })
+    }
+
+    /// Each refused middleware, with what the node runs instead (`m2 rejected (serving revision
+    /// 4): …`); else the latest NACK of another type.
+    static func message(_ node: NodeView) -> String {
+        let refused = node.middleware.filter { $0.state == .nacked }
+        guard !refused.isEmpty else { return node.lastNack.map { "\($0.type): \($0.message)" } ?? "" }
+        return refused.map { middleware in
+            let serving = middleware.rejected?.servingRevision.map { "serving revision \($0)" }
+                ?? middleware.rejected?.serving.map { "serving version \($0)" } ?? "serving its previous config"
+            return "\(middleware.name) rejected (\(serving)): \(middleware.rejected?.message ?? "")"
+        }.joined(separator: "; ")
     }
 }

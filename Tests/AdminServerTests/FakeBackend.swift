@@ -33,7 +33,7 @@ final class FakeBackend: AdminBackend {
         if let failure { throw failure }
     }
 
-    func nodes() -> [NodeView] {
+    func nodes() async -> [NodeView] {
         [
             NodeView(
                 nodeID: "envoy-1", fleet: "edge", envoyVersion: "envoy/1.40.0", protocolFlavour: "sotw", connected: true,

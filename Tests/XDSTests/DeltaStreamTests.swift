@@ -75,7 +75,7 @@ struct DeltaStreamTests {
         #expect(response.removed == ["gone"], "what Envoy holds but the snapshot lacks is removed")
     }
 
-    @Test("a reconnect that holds everything still gets one (empty) first response, then nothing")
+    @Test("a reconnect that holds everything still gets one (empty) first response; its ACK counts what Envoy holds as ACKed; then nothing")
     func reconnectHoldingEverything() throws {
         let snapshot = try Fixtures.snapshot()
         let initial = snapshot.resources(of: .cluster).mapValues(\.version)
@@ -84,7 +84,7 @@ struct DeltaStreamTests {
         let response = try single(&stream, Fixtures.delta(.cluster, initial: initial))
         #expect(response.resources.isEmpty)
         #expect(response.removed.isEmpty)
-        #expect(ack(&stream, response) == [.ack(.cluster, version: snapshot.version(of: .cluster))])
+        #expect(ack(&stream, response) == [.ack(.cluster, version: snapshot.version(of: .cluster), resources: initial)])
         #expect(stream.update(snapshot).isEmpty)
     }
 
@@ -123,7 +123,7 @@ struct DeltaStreamTests {
 
         let (events, responses) = stream.receive(
             Fixtures.delta(.route, unsubscribe: ["side_route"], nonce: first.nonce))
-        #expect(events == [.ack(.route, version: first.systemVersion)])
+        #expect(events == [.ack(.route, version: first.systemVersion, resources: first.carried)])
         #expect(responses.isEmpty, "unsubscribing needs no response")
 
         let changed = try Fixtures.snapshot(clusters: ["zeta"])
@@ -147,30 +147,34 @@ struct DeltaStreamTests {
         #expect(second.resources.map(\.name) == ["delta"])
         #expect(second.nonce != first.nonce)
 
-        #expect(ack(&stream, first) == [.ack(.cluster, version: v1.version(of: .cluster))])
+        #expect(ack(&stream, first) == [.ack(.cluster, version: v1.version(of: .cluster), resources: first.carried)])
         let (events, responses) = stream.receive(Fixtures.delta(.cluster, nonce: second.nonce, error: "bad delta"))
-        #expect(events == [.nack(.cluster, version: v2.version(of: .cluster), message: "bad delta")])
+        #expect(events == [.nack(.cluster, version: v2.version(of: .cluster), message: "bad delta", resources: second.carried)])
         #expect(responses.isEmpty)
     }
 
-    @Test("after a NACK the type is parked until the snapshot changes")
+    @Test("ECDS goes one resource per response; a NACK names one and parks it until its bytes change")
     func nackParks() throws {
         let snapshot = try Fixtures.snapshot()
         var stream = DeltaStream()
         _ = stream.update(snapshot)
-        let first = try single(&stream, Fixtures.delta(.extensionConfig, subscribe: ["ecds_a", "ecds_b"]))
+        let (_, sent) = stream.receive(Fixtures.delta(.extensionConfig, subscribe: ["ecds_a", "ecds_b"]))
+        #expect(sent.map { $0.resources.map(\.name) } == [["ecds_a"], ["ecds_b"]])
         let (events, responses) = stream.receive(
-            Fixtures.delta(.extensionConfig, nonce: first.nonce, error: "Unable to create Wasm HTTP filter"))
-        #expect(events == [.nack(.extensionConfig, version: first.systemVersion, message: "Unable to create Wasm HTTP filter")])
+            Fixtures.delta(.extensionConfig, nonce: sent[1].nonce, error: "Unable to create Wasm HTTP filter"))
+        #expect(
+            events == [
+                .nack(.extensionConfig, version: sent[1].systemVersion, message: "Unable to create Wasm HTTP filter", resources: sent[1].carried)
+            ])
         #expect(responses.isEmpty)
+        #expect(ack(&stream, sent[0]) == [.ack(.extensionConfig, version: sent[0].systemVersion, resources: sent[0].carried)])
         #expect(stream.update(snapshot).isEmpty)
         #expect(stream.update(try Fixtures.snapshot()).isEmpty)
 
         let fixed = try Fixtures.snapshot(ecdsPayload: "v2")
-        let next = try #require(stream.update(fixed).only)
-        #expect(next.type == .extensionConfig)
-        #expect(next.systemVersion == fixed.version(of: .extensionConfig))
-        #expect(next.resources.map(\.name) == ["ecds_a", "ecds_b"])
+        let next = stream.update(fixed)
+        #expect(next.allSatisfy { $0.type == .extensionConfig && $0.systemVersion == fixed.version(of: .extensionConfig) })
+        #expect(next.map { $0.resources.map(\.name) } == [["ecds_a"], ["ecds_b"]])
     }
 
     @Test("after a NACK, a newly subscribed name is still sent")

@@ -202,3 +202,13 @@ enum Fixtures {
         return request
     }
 }
+
+extension SotWStream.Response {
+    /// The resources carried, name → version: what an ACK or a NACK of this response is about.
+    var carried: [String: String] { Dictionary(uniqueKeysWithValues: resources.map { ($0.name, $0.version) }) }
+}
+
+extension DeltaStream.Response {
+    /// The resources carried, name → version.
+    var carried: [String: String] { Dictionary(uniqueKeysWithValues: resources.map { ($0.name, $0.version) }) }
+}

@@ -28,10 +28,10 @@ struct NodeRegistryTests {
     func ackAndNack() throws {
         let registry = NodeRegistry()
         let stream = registry.connect(nodeID: "n", fleet: "f", envoyVersion: "", flavour: "sotw")
-        registry.record(.ack(.cluster, version: "c1"), nodeID: "n", stream: stream)
-        registry.record(.ack(.listener, version: "l1"), nodeID: "n", stream: stream)
-        registry.record(.nack(.extensionConfig, version: "e2", message: "bad wasm"), nodeID: "n", stream: stream)
-        registry.record(.nack(.extensionConfig, version: "e3", message: "still bad"), nodeID: "n", stream: stream)
+        registry.record(.ack(.cluster, version: "c1", resources: ["c": "1"]), nodeID: "n", stream: stream)
+        registry.record(.ack(.listener, version: "l1", resources: ["l": "1"]), nodeID: "n", stream: stream)
+        registry.record(.nack(.extensionConfig, version: "e2", message: "bad wasm", resources: ["m1": "2"]), nodeID: "n", stream: stream)
+        registry.record(.nack(.extensionConfig, version: "e3", message: "still bad", resources: ["m2": "3"]), nodeID: "n", stream: stream)
         registry.record(.staleNonce(.cluster, nonce: "7"), nodeID: "n", stream: stream)
         registry.record(.unknownType("type.googleapis.com/x"), nodeID: "n", stream: stream)
 
@@ -42,17 +42,22 @@ struct NodeRegistryTests {
         #expect(nack.type == .extensionConfig)
         #expect(nack.version == "e3")
         #expect(nack.message == "still bad")
+        #expect(nack.resource == "m2")
+        #expect(status.filters.mapValues { $0.rejected?.message } == ["m1": "bad wasm", "m2": "still bad"], "each middleware on its own")
     }
 
-    @Test("a later ACK of the same type clears the last NACK; an ACK of another type does not")
+    @Test("an ACK of another version of the refused middleware clears the NACK; an ACK of another type or middleware does not")
     func ackClearsNack() throws {
         let registry = NodeRegistry()
         let stream = registry.connect(nodeID: "n", fleet: "f", envoyVersion: "", flavour: "sotw")
-        registry.record(.nack(.extensionConfig, version: "e2", message: "bad"), nodeID: "n", stream: stream)
-        registry.record(.ack(.cluster, version: "c1"), nodeID: "n", stream: stream)
+        registry.record(.nack(.extensionConfig, version: "e2", message: "bad", resources: ["m1": "2"]), nodeID: "n", stream: stream)
+        registry.record(.ack(.cluster, version: "c1", resources: [:]), nodeID: "n", stream: stream)
+        registry.record(.ack(.extensionConfig, version: "e2b", resources: ["m2": "1"]), nodeID: "n", stream: stream)
         #expect(registry.status(of: "n")?.lastNack?.version == "e2")
-        registry.record(.ack(.extensionConfig, version: "e3"), nodeID: "n", stream: stream)
+        let changes = registry.record(.ack(.extensionConfig, version: "e3", resources: ["m1": "3"]), nodeID: "n", stream: stream)
+        #expect(changes == [.forget(node: "n", resource: "m1")])
         #expect(registry.status(of: "n")?.lastNack == nil)
+        #expect(registry.rejections(of: "n").isEmpty)
         #expect(registry.status(of: "n")?.nacks == [.extensionConfig: 1], "the count stays")
     }
 
@@ -72,12 +77,12 @@ struct NodeRegistryTests {
     func oldStreamIsIgnored() throws {
         let registry = NodeRegistry()
         let old = registry.connect(nodeID: "n", fleet: "f", envoyVersion: "", flavour: "sotw")
-        registry.record(.ack(.cluster, version: "old"), nodeID: "n", stream: old)
+        registry.record(.ack(.cluster, version: "old", resources: [:]), nodeID: "n", stream: old)
         let new = registry.connect(nodeID: "n", fleet: "f", envoyVersion: "", flavour: "delta")
         #expect(registry.status(of: "n")?.acked == [:], "a new stream starts afresh")
 
         registry.disconnect(nodeID: "n", stream: old)
-        registry.record(.ack(.cluster, version: "stale"), nodeID: "n", stream: old)
+        registry.record(.ack(.cluster, version: "stale", resources: [:]), nodeID: "n", stream: old)
         registry.recordSent(.cluster, version: "stale", nodeID: "n", stream: old)
         let status = try #require(registry.status(of: "n"))
         #expect(status.connected)
@@ -105,15 +110,21 @@ struct NodeRegistryTests {
             registry.recordSent(type, version: snapshot.version(of: type), nodeID: "n", stream: stream)
         }
         #expect(try state(snapshot) == .pending, "sent, not yet ACKed")
-        registry.record(.ack(.cluster, version: snapshot.version(of: .cluster)), nodeID: "n", stream: stream)
+        registry.record(.ack(.cluster, version: snapshot.version(of: .cluster), resources: [:]), nodeID: "n", stream: stream)
         #expect(try state(snapshot) == .pending, "ECDS still un-ACKed")
-        registry.record(.ack(.extensionConfig, version: snapshot.version(of: .extensionConfig)), nodeID: "n", stream: stream)
+        let ecds = snapshot.resources(of: .extensionConfig).mapValues(\.version)
+        registry.record(.ack(.extensionConfig, version: "e", resources: ["ecds_a": ecds["ecds_a"]!]), nodeID: "n", stream: stream)
+        #expect(try state(snapshot) == .pending, "ecds_b still un-ACKed")
+        registry.record(.ack(.extensionConfig, version: "e", resources: ["ecds_b": ecds["ecds_b"]!]), nodeID: "n", stream: stream)
         #expect(try state(snapshot) == .inSync)
         #expect(try state(changed) == .pending, "a newer snapshot is not yet held")
 
-        registry.record(.nack(.extensionConfig, version: changed.version(of: .extensionConfig), message: "no"), nodeID: "n", stream: stream)
+        let refused = changed.resources(of: .extensionConfig)["ecds_a"]!.version
+        registry.record(
+            .nack(.extensionConfig, version: "e2", message: "no", resources: ["ecds_a": refused]), nodeID: "n", stream: stream)
         #expect(try state(changed) == .nacked)
-        #expect(try state(snapshot) == .nacked, "a NACK wins until a later ACK")
+        #expect(try state(snapshot) == .inSync, "the node still runs the older snapshot; the refusal is of a version it does not want")
+        #expect(try #require(registry.status(of: "n")).rejectedFilters(against: changed).keys.sorted() == ["ecds_a"])
     }
 
     @Test("status encodes as JSON with the documented sync-state names")
@@ -121,7 +132,8 @@ struct NodeRegistryTests {
         #expect(SyncState.inSync.rawValue == "in-sync")
         let registry = NodeRegistry()
         let stream = registry.connect(nodeID: "n", fleet: "f", envoyVersion: "v", flavour: "sotw")
-        registry.record(.nack(.route, version: "r", message: "m"), nodeID: "n", stream: stream)
+        registry.record(.nack(.route, version: "r", message: "m", resources: ["r": "1"]), nodeID: "n", stream: stream)
+        registry.record(.nack(.extensionConfig, version: "e", message: "m", resources: ["m1": "1"]), nodeID: "n", stream: stream)
         let status = try #require(registry.status(of: "n"))
         let data = try JSONEncoder().encode(status)
         #expect(try JSONDecoder().decode(NodeStatus.self, from: data) == status)
@@ -183,10 +195,10 @@ struct FleetSelectionTests {
     func secondStreamShownBeside() throws {
         let registry = NodeRegistry()
         let real = registry.connect(nodeID: "n", fleet: "f", envoyVersion: "envoy/1.40.0", flavour: "sotw")
-        registry.record(.ack(.cluster, version: "c1"), nodeID: "n", stream: real)
+        registry.record(.ack(.cluster, version: "c1", resources: [:]), nodeID: "n", stream: real)
         #expect(registry.connectedStreams(of: "n") == 1)
         let rogue = registry.connect(nodeID: "n", fleet: "f", envoyVersion: "python", flavour: "sotw")
-        registry.record(.nack(.cluster, version: "c1", message: "forged"), nodeID: "n", stream: rogue)
+        registry.record(.nack(.cluster, version: "c1", message: "forged", resources: [:]), nodeID: "n", stream: rogue)
 
         #expect(registry.connectedStreams(of: "n") == 2)
         let streams = registry.all()
@@ -209,5 +221,63 @@ struct FleetSelectionTests {
         try await Task.sleep(for: .milliseconds(120))
         #expect(registry.all().isEmpty)
         #expect(registry.status(of: "gone") == nil)
+    }
+
+    @Test("an identical re-send of a refused ECDS config is ACKed by Envoy but stays refused: on the stream, after a reconnect, and in a new registry")
+    func refusalOutlivesIdenticalResend() throws {
+        let snapshot = try Fixtures.snapshot()
+        let good = snapshot.resources(of: .extensionConfig).mapValues(\.version)
+        let refused = try Fixtures.snapshot(ecdsPayload: "bad").resources(of: .extensionConfig)["ecds_b"]!.version
+        var wanted = good
+        wanted["ecds_b"] = refused
+
+        let registry = NodeRegistry()
+        let first = registry.connect(nodeID: "n", fleet: "f", envoyVersion: "", flavour: "sotw")
+        registry.record(.ack(.extensionConfig, version: "e1", resources: good), nodeID: "n", stream: first)
+        let changes = registry.record(
+            .nack(.extensionConfig, version: "e2", message: "Unable to create Wasm plugin", resources: ["ecds_b": refused]),
+            nodeID: "n", stream: first)
+        let rejection = try #require(registry.rejections(of: "n")["ecds_b"])
+        #expect(rejection.serving == good["ecds_b"], "the version the node keeps running")
+        #expect(changes == [.remember(node: "n", resource: "ecds_b", rejection)])
+
+        // Envoy skips the identical config and ACKs it: nothing changes.
+        #expect(registry.record(.ack(.extensionConfig, version: "e2", resources: ["ecds_b": refused]), nodeID: "n", stream: first).isEmpty)
+        #expect(try #require(registry.status(of: "n")).rejectedFilters(desired: wanted).keys.sorted() == ["ecds_b"])
+
+        // A network blip: a new stream, the same node, every resource re-sent and ACKed.
+        registry.disconnect(nodeID: "n", stream: first)
+        let second = registry.connect(nodeID: "n", fleet: "f", envoyVersion: "", flavour: "sotw")
+        #expect(try #require(registry.status(of: "n")).filters["ecds_b"]?.rejected == rejection, "known from the first ACK on")
+        #expect(registry.record(.ack(.extensionConfig, version: "e2", resources: wanted), nodeID: "n", stream: second).isEmpty)
+        let afterBlip = try #require(registry.status(of: "n"))
+        #expect(afterBlip.rejectedFilters(desired: wanted).keys.sorted() == ["ecds_b"])
+        #expect(afterBlip.ackedFilters == good, "what the node runs: ecds_b at its previous version")
+
+        // A restarted qpilot starts from what was saved.
+        let restarted = NodeRegistry(remembered: ["n": registry.rejections(of: "n")])
+        let third = restarted.connect(nodeID: "n", fleet: "f", envoyVersion: "", flavour: "delta")
+        #expect(restarted.record(.ack(.extensionConfig, version: "e2", resources: wanted), nodeID: "n", stream: third).isEmpty)
+        #expect(try #require(restarted.status(of: "n")).rejectedFilters(desired: wanted).keys.sorted() == ["ecds_b"])
+
+        // Another version of ecds_b, ACKed, ends the refusal and is forgotten.
+        let fixed = try Fixtures.snapshot(ecdsPayload: "fixed").resources(of: .extensionConfig)["ecds_b"]!.version
+        let cleared = restarted.record(.ack(.extensionConfig, version: "e3", resources: ["ecds_b": fixed]), nodeID: "n", stream: third)
+        #expect(cleared == [.forget(node: "n", resource: "ecds_b")])
+        #expect(try #require(restarted.status(of: "n")).filters["ecds_b"] == .init(acked: fixed, rejected: nil))
+        #expect(restarted.rejections(of: "n").isEmpty)
+    }
+
+    @Test("remembered rejections are bounded: beyond the limit the oldest are forgotten")
+    func rememberedIsBounded() throws {
+        let registry = NodeRegistry(maxRemembered: 2)
+        for node in ["a", "b", "c"] {
+            let stream = registry.connect(nodeID: node, fleet: "f", envoyVersion: "", flavour: "sotw")
+            let changes = registry.record(
+                .nack(.extensionConfig, version: "e", message: "no", resources: ["m": "1"]), nodeID: node, stream: stream)
+            if node == "c" { #expect(changes.last == .forget(node: "a", resource: "m")) }
+        }
+        #expect(registry.rejections(of: "a").isEmpty)
+        #expect(registry.rejections(of: "b").count == 1 && registry.rejections(of: "c").count == 1)
     }
 }

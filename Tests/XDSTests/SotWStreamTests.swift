@@ -51,7 +51,7 @@ struct SotWStreamTests {
         let first = try #require(stream.receive(Fixtures.sotw(.cluster)).responses.only)
 
         let (events, responses) = stream.receive(Fixtures.sotw(.cluster, version: first.version, nonce: first.nonce))
-        #expect(events == [.ack(.cluster, version: snapshot.version(of: .cluster))])
+        #expect(events == [.ack(.cluster, version: snapshot.version(of: .cluster), resources: first.carried)])
         #expect(responses.isEmpty)
         #expect(stream.update(snapshot).isEmpty)
         // A snapshot rebuilt from equal input has equal versions, so it is not news either.
@@ -68,7 +68,7 @@ struct SotWStreamTests {
         let message = "cluster 'alpha': bad connect_timeout"
         let (events, responses) = stream.receive(
             Fixtures.sotw(.cluster, version: "", nonce: first.nonce, error: message))
-        #expect(events == [.nack(.cluster, version: first.version, message: message)])
+        #expect(events == [.nack(.cluster, version: first.version, message: message, resources: first.carried)])
         #expect(responses.isEmpty, "no resend right after the NACK")
         #expect(stream.update(snapshot).isEmpty, "no resend when the same snapshot comes again")
         #expect(stream.update(try Fixtures.snapshot()).isEmpty, "nor when an equal one is rebuilt")
@@ -130,7 +130,7 @@ struct SotWStreamTests {
 
         let (ackEvents, ackResponses) = stream.receive(
             Fixtures.sotw(.cluster, version: second.version, nonce: second.nonce))
-        #expect(ackEvents == [.ack(.cluster, version: changed.version(of: .cluster))])
+        #expect(ackEvents == [.ack(.cluster, version: changed.version(of: .cluster), resources: second.carried)])
         #expect(ackResponses.isEmpty)
     }
 
@@ -148,7 +148,8 @@ struct SotWStreamTests {
         _ = stream.update(snapshot)
         let response = try #require(stream.receive(Fixtures.sotw(type, names: names)).responses.only)
         #expect(response.type == type)
-        #expect(response.version == snapshot.version(of: type))
+        // ECDS responses are labelled with what the client holds once it applies them.
+        #expect(response.version == (type.sendsOneAtATime ? Snapshot.typeVersion(response.carried) : snapshot.version(of: type)))
         #expect(response.resources.map(\.name) == expected)
     }
 
@@ -159,7 +160,11 @@ struct SotWStreamTests {
         let response = try #require(stream.receive(Fixtures.sotw(.route)).responses.only)
         #expect(response.resources.isEmpty)
         let explicitWildcard = try #require(stream.receive(Fixtures.sotw(.extensionConfig, names: ["*"])).responses.only)
-        #expect(explicitWildcard.resources.map(\.name) == ["ecds_a", "ecds_b"])
+        #expect(explicitWildcard.resources.map(\.name) == ["ecds_a"], "ECDS goes one resource at a time")
+        let next = try #require(
+            stream.receive(Fixtures.sotw(.extensionConfig, names: ["*"], version: explicitWildcard.version, nonce: explicitWildcard.nonce))
+                .responses.only)
+        #expect(next.resources.map(\.name) == ["ecds_b"])
     }
 
     @Test("an ACK that changes the subscribed names gets the new names at the same version")
@@ -170,7 +175,7 @@ struct SotWStreamTests {
         let first = try #require(stream.receive(Fixtures.sotw(.route, names: ["main_route"])).responses.only)
         let (events, responses) = stream.receive(
             Fixtures.sotw(.route, names: ["main_route", "side_route"], version: first.version, nonce: first.nonce))
-        #expect(events == [.ack(.route, version: first.version)])
+        #expect(events == [.ack(.route, version: first.version, resources: first.carried)])
         let second = try #require(responses.only)
         #expect(second.version == first.version)
         #expect(second.resources.map(\.name) == ["main_route", "side_route"])
@@ -184,7 +189,7 @@ struct SotWStreamTests {
 
         let (events, responses) = stream.receive(Fixtures.sotw(.cluster, version: snapshot.version(of: .cluster)))
         #expect(responses.isEmpty)
-        #expect(events == [.ack(.cluster, version: snapshot.version(of: .cluster))])
+        #expect(events == [.ack(.cluster, version: snapshot.version(of: .cluster), resources: snapshot.resources(of: .cluster).mapValues(\.version))])
 
         // The stream is live: the next change goes out.
         let changed = try Fixtures.snapshot(extraCluster: "delta")
@@ -210,7 +215,10 @@ struct SotWStreamTests {
         let (events, _) = stream.receive(Fixtures.sotw(.cluster, version: snapshot.version(of: .cluster)))
         #expect(events.isEmpty, "nothing is known before the snapshot")
         #expect(stream.update(snapshot).isEmpty)
-        #expect(stream.drainEvents() == [.ack(.cluster, version: snapshot.version(of: .cluster))])
+        #expect(
+            stream.drainEvents() == [
+                .ack(.cluster, version: snapshot.version(of: .cluster), resources: snapshot.resources(of: .cluster).mapValues(\.version))
+            ])
         #expect(stream.drainEvents().isEmpty, "drained once")
 
         let changed = try Fixtures.snapshot(extraCluster: "delta")
@@ -228,7 +236,7 @@ struct SotWStreamTests {
         #expect(stream.update(changed).isEmpty, "one response per type in flight")
 
         let (events, responses) = stream.receive(Fixtures.sotw(.cluster, version: first.version, nonce: first.nonce))
-        #expect(events == [.ack(.cluster, version: first.version)])
+        #expect(events == [.ack(.cluster, version: first.version, resources: first.carried)])
         let held = try #require(responses.only)
         #expect(held.version == changed.version(of: .cluster))
         #expect(held.resources.map(\.name) == ["alpha", "beta", "delta", "gamma", "svc"])
@@ -247,6 +255,7 @@ struct SotWStreamTests {
         let responses = stream.update(try Fixtures.snapshot())
         #expect(responses.map(\.type) == [.cluster, .endpoint, .extensionConfig, .listener, .route])
         #expect(Set(responses.map(\.nonce)).count == 5, "every response has its own nonce")
+        #expect(responses.first { $0.type == .extensionConfig }?.resources.map(\.name) == ["ecds_a"], "ECDS one at a time")
     }
 
     @Test("a type that drops resources goes after the types that change, so references go before what they name")
@@ -286,5 +295,64 @@ struct SotWStreamTests {
         let (events, responses) = stream.receive(Fixtures.sotw(.cluster, typeURL: url))
         #expect(events == [.unknownType(url)])
         #expect(responses.isEmpty)
+    }
+
+    @Test("ECDS goes one resource per response: a NACK names one middleware and holds back only that one")
+    func ecdsOneAtATime() throws {
+        let snapshot = try Fixtures.snapshot()
+        let ecds = snapshot.resources(of: .extensionConfig)
+        var stream = SotWStream()
+        _ = stream.update(snapshot)
+        let first = try #require(stream.receive(Fixtures.sotw(.extensionConfig, names: ["ecds_a", "ecds_b"])).responses.only)
+        #expect(first.resources.map(\.name) == ["ecds_a"])
+        #expect(first.version == Snapshot.typeVersion(["ecds_a": ecds["ecds_a"]!.version]))
+
+        // Envoy refuses ecds_a: the NACK is about ecds_a alone, and ecds_b still goes out.
+        let (nackEvents, afterNack) = stream.receive(
+            Fixtures.sotw(.extensionConfig, names: ["ecds_a", "ecds_b"], nonce: first.nonce, error: "Unable to create Wasm plugin"))
+        #expect(nackEvents == [.nack(.extensionConfig, version: first.version, message: "Unable to create Wasm plugin", resources: first.carried)])
+        let second = try #require(afterNack.only)
+        #expect(second.resources.map(\.name) == ["ecds_b"])
+        #expect(second.version == Snapshot.typeVersion(["ecds_b": ecds["ecds_b"]!.version]), "the client holds only ecds_b from us")
+
+        let (ackEvents, afterAck) = stream.receive(
+            Fixtures.sotw(.extensionConfig, names: ["ecds_a", "ecds_b"], version: second.version, nonce: second.nonce))
+        #expect(ackEvents == [.ack(.extensionConfig, version: second.version, resources: second.carried)])
+        #expect(afterAck.isEmpty, "the refused ecds_a is not resent")
+        #expect(stream.update(snapshot).isEmpty)
+
+        // A new version of both: ecds_a goes again (its version changed), then ecds_b.
+        let changed = try Fixtures.snapshot(ecdsPayload: "v2")
+        let third = try #require(stream.update(changed).only)
+        #expect(third.resources.map(\.name) == ["ecds_a"])
+        let fourth = try #require(
+            stream.receive(Fixtures.sotw(.extensionConfig, names: ["ecds_a", "ecds_b"], version: third.version, nonce: third.nonce))
+                .responses.only)
+        #expect(fourth.resources.map(\.name) == ["ecds_b"])
+        #expect(fourth.version == changed.version(of: .extensionConfig), "holding every resource is the snapshot's version")
+    }
+
+    @Test("a reconnect at the snapshot's ECDS version sends nothing and counts each resource as ACKed; at another version each is resent")
+    func ecdsReconnect() throws {
+        let snapshot = try Fixtures.snapshot()
+        let all = snapshot.resources(of: .extensionConfig).mapValues(\.version)
+        var current = SotWStream()
+        _ = current.update(snapshot)
+        let (events, responses) = current.receive(
+            Fixtures.sotw(.extensionConfig, names: ["ecds_a", "ecds_b"], version: snapshot.version(of: .extensionConfig)))
+        #expect(responses.isEmpty)
+        #expect(events == [.ack(.extensionConfig, version: snapshot.version(of: .extensionConfig), resources: all)])
+
+        // Envoy refused ecds_b on an earlier stream, so it reports the version of ecds_a alone.
+        var partial = SotWStream()
+        _ = partial.update(snapshot)
+        let held = Snapshot.typeVersion(["ecds_a": all["ecds_a"]!])
+        let first = try #require(
+            partial.receive(Fixtures.sotw(.extensionConfig, names: ["ecds_a", "ecds_b"], version: held)).responses.only)
+        #expect(first.resources.map(\.name) == ["ecds_a"], "qpilot cannot tell what Envoy holds from a version: it resends")
+        let second = try #require(
+            partial.receive(Fixtures.sotw(.extensionConfig, names: ["ecds_a", "ecds_b"], version: first.version, nonce: first.nonce))
+                .responses.only)
+        #expect(second.resources.map(\.name) == ["ecds_b"])
     }
 }

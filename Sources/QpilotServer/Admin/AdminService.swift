@@ -4,6 +4,7 @@ import HTTPTypes
 import Modules
 import QpilotAPI
 import Store
+import Translator
 import XDS
 
 /// The admin API's view of the running server: reads come from the store, the node registry
@@ -17,8 +18,33 @@ struct AdminService: AdminBackend {
     let modules: ModuleResolver
     let metricsRegistry: QpilotMetrics
 
-    func nodes() -> [NodeView] {
-        nodeRegistry.all().map { $0.view(against: cache.snapshot(for: $0.fleet)) }
+    func nodes() async -> [NodeView] {
+        var views = nodeRegistry.all().map { $0.view(against: cache.snapshot(for: $0.fleet)) }
+        // A refused middleware names the revision the node still runs, from the rollout records.
+        guard views.contains(where: { $0.middleware.contains { $0.rejected?.serving != nil } }) else { return views }
+        let records = await recentRollouts()
+        for node in views.indices {
+            for index in views[node].middleware.indices {
+                guard let serving = views[node].middleware[index].rejected?.serving else { continue }
+                let resource = Names.filter(views[node].middleware[index].name)
+                let fleet = views[node].fleet
+                views[node].middleware[index].rejected?.servingRevision =
+                    records.first { $0.record.expectedFilters(for: fleet)?[resource] == serving }?.revision
+            }
+        }
+        return views
+    }
+
+    /// The rollout records of the latest revisions, newest first; what cannot be read is left out.
+    private func recentRollouts(limit: Int = 50) async -> [(revision: Int, record: RolloutRecord)] {
+        var result: [(revision: Int, record: RolloutRecord)] = []
+        for revision in (try? await store.revisions(limit: limit, before: nil)) ?? [] {
+            guard let data = try? await store.rollout(revision: revision.number),
+                let record = try? JSONDecoder().decode(RolloutRecord.self, from: data)
+            else { continue }
+            result.append((revision.number, record))
+        }
+        return result
     }
 
     func configStatus() -> ConfigStatusView {

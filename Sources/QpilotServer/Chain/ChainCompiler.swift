@@ -18,6 +18,14 @@ enum ChainCompiler {
         /// Some middleware has `pullPolicy: Always`, so reconciles repeat on a timer.
         var needsRefresh: Bool
 
+        /// The version of each middleware's filter config (ECDS resource name → version), per
+        /// fleet key.
+        var filterVersions: [FleetKey: [String: String]] {
+            var result: [FleetKey: [String: String]] = [.everyOther: snapshots.fallback.filterVersions]
+            for (fleet, snapshot) in snapshots.byFleet { result[.named(fleet)] = snapshot.filterVersions }
+            return result
+        }
+
         /// Middleware names in chain order.
         var chain: [String] { Translator.orderedChain(state.middleware).map(\.name) }
 
@@ -113,6 +121,9 @@ enum ChainCompiler {
 extension Snapshot {
     /// What a node holding this snapshot has ACKed, in the API's names.
     var configVersions: ConfigVersions { versionsOfNonEmptyTypes.configVersions }
+
+    /// The version of each ECDS resource, by name.
+    var filterVersions: [String: String] { resources(of: .extensionConfig).mapValues(\.version) }
 }
 
 extension Dictionary where Key == ResourceType, Value == String {

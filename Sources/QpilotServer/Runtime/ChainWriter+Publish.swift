@@ -18,7 +18,9 @@ extension ChainWriter {
         publishedVersions = versions
         if let revision {
             await recordRollout(
-                RolloutRecord(publishedAt: Date(), versions: versions, changedFleets: changed.sorted()), revision: revision,
+                RolloutRecord(
+                    publishedAt: Date(), versions: versions, changedFleets: changed.sorted(), filters: compiled.filterVersions),
+                revision: revision,
                 replace: !changed.isEmpty)
         }
         var keep = Set(compiled.state.middleware.map(\.sha256))

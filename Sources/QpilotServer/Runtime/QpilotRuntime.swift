@@ -58,13 +58,14 @@ public struct QpilotRuntime: Sendable {
             fetcher: ModuleFetcher(limits: limits, credentials: credentials), store: moduleStore,
             directory: url.deletingLastPathComponent(), sharedDir: server.modules.sharedDir, logger: logger)
         cache = SnapshotCache()
-        nodes = NodeRegistry()
+        nodes = NodeRegistry(remembered: try await StoredRejections.load(from: store))
         writer = ChainWriter(
             configURL: url, loaded: config, cache: cache, store: store, modules: modules, moduleStore: moduleStore, logger: logger)
         if case .failure(let error) = await writer.reload() { throw error }
         xds = XDSService(
             address: server.xds.address, maxReceiveBytes: server.xds.maxReceiveBytes,
-            discovery: AggregatedDiscoveryServer(watcher: cache, nodes: nodes, logger: logger))
+            discovery: AggregatedDiscoveryServer(
+                watcher: cache, nodes: nodes, logger: logger, rejections: StoredRejections(store: store, logger: logger)))
     }
 
     /// How long a graceful shutdown may take before the remaining work is cancelled.

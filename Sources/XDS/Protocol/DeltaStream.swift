@@ -11,6 +11,8 @@ import EnvoyAPI
 /// - Several responses may be in flight; each nonce is answered by an ACK or a NACK.
 /// - After a NACK nothing is resent in a loop: a resource goes out again only when its bytes
 ///   change, while names Envoy newly subscribes to are still answered.
+/// - ECDS goes one resource per response (`ResourceType.sendsOneAtATime`), so a NACK names the one
+///   middleware Envoy refused.
 public struct DeltaStream: Sendable {
     /// One response to send.
     public struct Response: Sendable, Equatable {
@@ -44,7 +46,12 @@ public struct DeltaStream: Sendable {
         var subscribed: Set<String> = []
         var clientVersions: [String: String] = [:]
         var reportedMissing: Set<String> = []
-        var inFlight: [String: String] = [:]
+        /// Responses awaiting a reply, by nonce: their version, the resources they carried, and
+        /// (for the first response) what the client said it held that the response left as it was.
+        var inFlight: [String: (version: String, resources: [String: String], held: [String: String])] = [:]
+        /// `initial_resource_versions`, until the first response: once Envoy ACKs that response,
+        /// what it still holds of them counts as ACKed, as a SotW reconnect at the current version does.
+        var initialHeld: [String: String] = [:]
         var respondedOnce = false
     }
 
@@ -73,6 +80,7 @@ public struct DeltaStream: Sendable {
         if !state.requested {
             state.requested = true
             state.clientVersions = request.initialResourceVersions
+            state.initialHeld = request.initialResourceVersions
             state.wildcard = subscribe.contains("*") || (subscribe.isEmpty && type.isWildcardByDefault)
         } else {
             if subscribe.contains("*") { state.wildcard = true }
@@ -86,11 +94,12 @@ public struct DeltaStream: Sendable {
         }
 
         if !request.responseNonce.isEmpty {
-            if let version = state.inFlight.removeValue(forKey: request.responseNonce) {
+            if let (version, resources, held) = state.inFlight.removeValue(forKey: request.responseNonce) {
                 if request.hasErrorDetail {
-                    events.append(.nack(type, version: version, message: ProtocolEvent.shown(request.errorDetail.message)))
+                    events.append(
+                        .nack(type, version: version, message: ProtocolEvent.shown(request.errorDetail.message), resources: resources))
                 } else {
-                    events.append(.ack(type, version: version))
+                    events.append(.ack(type, version: version, resources: held.merging(resources) { $1 }))
                 }
             } else {
                 events.append(.staleNonce(type, nonce: request.responseNonce))
@@ -98,8 +107,7 @@ public struct DeltaStream: Sendable {
         }
         types[type] = state
 
-        if let response = respond(type) { return (events, [response]) }
-        return (events, [])
+        return (events, respond(type))
     }
 
     /// Takes a new snapshot and returns the responses it causes, in make-before-break order.
@@ -112,13 +120,13 @@ public struct DeltaStream: Sendable {
             return !Set(held).isSubset(of: snapshot.resources(of: type).keys)
         }
         for type in order {
-            if let response = respond(type) { responses.append(response) }
+            responses += respond(type)
         }
         return responses
     }
 
-    private mutating func respond(_ type: ResourceType) -> Response? {
-        guard let snapshot, var state = types[type], state.requested else { return nil }
+    private mutating func respond(_ type: ResourceType) -> [Response] {
+        guard let snapshot, var state = types[type], state.requested else { return [] }
         let version = snapshot.version(of: type)
         // No parking check is needed: what the client holds is updated when a resource is sent, so
         // a NACKed resource is only sent again when its bytes change. A name never sent still goes.
@@ -147,13 +155,25 @@ public struct DeltaStream: Sendable {
         // Envoy waits for a first response on each type it starts, even an empty one.
         guard !send.isEmpty || !removed.isEmpty || !state.respondedOnce else {
             types[type] = state
-            return nil
+            return []
         }
-        nonceCounter += 1
-        let nonce = String(nonceCounter)
-        state.inFlight[nonce] = version
+        // One response, or for ECDS one per resource (the removals ride with the first).
+        let batches = type.sendsOneAtATime && send.count > 1 ? send.map { [$0] } : [send]
+        var responses: [Response] = []
+        let touched = Set(send.map(\.name)).union(removed)
+        let held = state.initialHeld.filter { !touched.contains($0.key) }
+        state.initialHeld = [:]
+        for (index, batch) in batches.enumerated() {
+            nonceCounter += 1
+            let nonce = String(nonceCounter)
+            state.inFlight[nonce] = (
+                version, Dictionary(uniqueKeysWithValues: batch.map { ($0.name, $0.version) }), index == 0 ? held : [:]
+            )
+            responses.append(
+                Response(type: type, systemVersion: version, nonce: nonce, resources: batch, removed: index == 0 ? removed : []))
+        }
         state.respondedOnce = true
         types[type] = state
-        return Response(type: type, systemVersion: version, nonce: nonce, resources: send, removed: removed)
+        return responses
     }
 }

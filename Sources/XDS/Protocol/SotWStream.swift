@@ -10,6 +10,11 @@ import EnvoyAPI
 /// - After a NACK the same version is never resent (go-control-plane does, and loops; its issues
 ///   #46, #582, #962). The type is parked until the snapshot changes.
 /// - LDS and CDS with no names are wildcard; other types carry the names Envoy wants.
+/// - ECDS goes one resource per response (`ResourceType.sendsOneAtATime`): a non-wildcard type may
+///   carry a subset, and Envoy updates only the subscriptions named in a response. A NACK then
+///   names one middleware, parks only that resource, and the others still go out. Each such
+///   response is labelled with the type version of what the client holds once it applies it, so
+///   a client holding the whole type reports the snapshot's version on a reconnect.
 public struct SotWStream: Sendable {
     /// One response to send.
     public struct Response: Sendable, Equatable {
@@ -37,7 +42,14 @@ public struct SotWStream: Sendable {
         var sentNonce: String?
         var sentNames: Set<String> = []
         var awaitingReply = false
+        /// The resources of the response awaiting a reply, by name, with their versions.
+        var inFlight: [String: String] = [:]
+        /// What the client holds, as far as this stream has seen it ACK.
+        var held: [String: String] = [:]
+        /// A whole-type response Envoy rejected: not resent until the type's version changes.
         var parkedVersion: String?
+        /// One-at-a-time types: resources Envoy rejected, not resent until their version changes.
+        var parked: [String: String] = [:]
         /// The version Envoy said it holds on its first request (a reconnect).
         var initialClientVersion: String?
     }
@@ -74,11 +86,17 @@ public struct SotWStream: Sendable {
             } else if request.hasErrorDetail {
                 let version = state.sentVersion ?? ""
                 state.awaitingReply = false
-                state.parkedVersion = version
-                events.append(.nack(type, version: version, message: ProtocolEvent.shown(request.errorDetail.message)))
+                if type.sendsOneAtATime {
+                    state.parked.merge(state.inFlight) { $1 }
+                } else {
+                    state.parkedVersion = version
+                }
+                events.append(
+                    .nack(type, version: version, message: ProtocolEvent.shown(request.errorDetail.message), resources: state.inFlight))
             } else {
                 state.awaitingReply = false
-                events.append(.ack(type, version: request.versionInfo))
+                state.held = type.sendsOneAtATime ? state.held.merging(state.inFlight) { $1 } : state.inFlight
+                events.append(.ack(type, version: request.versionInfo, resources: state.inFlight))
             }
         } else if !state.requested, !request.versionInfo.isEmpty {
             // A reconnecting Envoy already holds this version from an earlier stream.
@@ -107,9 +125,11 @@ public struct SotWStream: Sendable {
         self.snapshot = snapshot
         var responses: [Response] = []
         for type in ResourceType.allCases {
-            if let parked = types[type]?.parkedVersion, parked != snapshot.version(of: type) {
-                types[type]?.parkedVersion = nil
-            }
+            guard var state = types[type] else { continue }
+            if let parked = state.parkedVersion, parked != snapshot.version(of: type) { state.parkedVersion = nil }
+            let available = snapshot.resources(of: type)
+            state.parked = state.parked.filter { available[$0.key]?.version == $0.value }
+            types[type] = state
         }
         for type in ResourceType.breakOrder(dropping: { dropsSentResources($0, snapshot) }) {
             if let response = respond(type) { responses.append(response) }
@@ -119,37 +139,67 @@ public struct SotWStream: Sendable {
 
     /// Whether the snapshot lacks a resource this stream sent of that type.
     private func dropsSentResources(_ type: ResourceType, _ snapshot: Snapshot) -> Bool {
-        guard let sent = types[type]?.sentNames, !sent.isEmpty else { return false }
-        return !sent.isSubset(of: snapshot.resources(of: type).keys)
+        guard let state = types[type] else { return false }
+        let sent = state.sentNames.union(state.held.keys)
+        return !sent.isEmpty && !sent.isSubset(of: snapshot.resources(of: type).keys)
     }
 
     private mutating func respond(_ type: ResourceType) -> Response? {
         guard let snapshot, var state = types[type], state.requested, !state.awaitingReply else { return nil }
-        let version = snapshot.version(of: type)
         let available = snapshot.resources(of: type)
         let names = state.wildcard ? Set(available.keys) : state.subscribed.intersection(available.keys)
-        // A NACKed version is not resent, unless Envoy now asks for names it was never sent.
-        if state.parkedVersion == version, names.isSubset(of: state.sentNames) { return nil }
-        if state.sentVersion == version, state.sentNames == names { return nil }
-        if state.sentVersion == nil, state.initialClientVersion == version {
-            // A reconnecting Envoy already holds this version: nothing to send, and it counts as ACKed.
-            pendingEvents.append(.ack(type, version: version))
-            types[type]?.initialClientVersion = nil
-            types[type]?.sentVersion = version
-            types[type]?.sentNames = names
+        let current = Dictionary(uniqueKeysWithValues: names.map { ($0, available[$0]!.version) })
+        // What a client holding all of `current` reports: one-at-a-time responses are labelled by
+        // what the client holds; whole-type responses by the snapshot's version of the type.
+        let complete = type.sendsOneAtATime ? Snapshot.typeVersion(current) : snapshot.version(of: type)
+        if state.sentNonce == nil, state.sentVersion == nil, state.initialClientVersion == complete {
+            // A reconnecting Envoy already holds this version: nothing to send, and it counts as
+            // ACKed. (For ECDS the node registry still checks each resource against the NACKs it
+            // remembers: Envoy ACKs a re-sent config it rejected without building it.)
+            pendingEvents.append(.ack(type, version: complete, resources: current))
+            state.initialClientVersion = nil
+            state.sentVersion = complete
+            state.sentNames = names
+            state.held = current
+            types[type] = state
             return nil
+        }
+
+        let version: String
+        let carried: [String: String]
+        if type.sendsOneAtATime {
+            state.held = state.held.filter { names.contains($0.key) }
+            let next = names.sorted().first { current[$0] != state.held[$0] && current[$0] != state.parked[$0] }
+            if let next {
+                carried = [next: current[next]!]
+                version = Snapshot.typeVersion(state.held.merging(carried) { $1 })
+            } else if state.sentNonce == nil {
+                // Nothing to send, but Envoy waits for a first answer on each type it asks for.
+                carried = [:]
+                version = Snapshot.typeVersion(state.held)
+            } else {
+                types[type] = state
+                return nil
+            }
+        } else {
+            version = complete
+            carried = current
+            // A NACKed version is not resent, unless Envoy now asks for names it was never sent.
+            if state.parkedVersion == version, names.isSubset(of: state.sentNames) { return nil }
+            if state.sentVersion == version, state.sentNames == names { return nil }
         }
 
         nonceCounter += 1
         let nonce = String(nonceCounter)
         state.sentVersion = version
         state.sentNonce = nonce
-        state.sentNames = names
+        state.sentNames = Set(carried.keys)
+        state.inFlight = carried
         state.awaitingReply = true
         state.initialClientVersion = nil
         types[type] = state
         return Response(
             type: type, version: version, nonce: nonce,
-            resources: names.sorted().map { available[$0]! })
+            resources: carried.keys.sorted().map { available[$0]! })
     }
 }

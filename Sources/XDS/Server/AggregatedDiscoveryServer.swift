@@ -15,16 +15,23 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
     let nodes: NodeRegistry
     let logger: Logger
     let limits: Limits
+    let rejections: (any RejectionLog)?
     private let open = OpenStreams()
 
     /// - Parameters:
     ///   - watcher: where snapshots come from.
     ///   - nodes: where per-node status goes.
-    public init(watcher: any ConfigWatcher, nodes: NodeRegistry, logger: Logger, limits: Limits = Limits()) {
+    ///   - rejections: where the rejections `nodes` remembers are saved; the stream waits for each
+    ///     save before it goes on, so a NACK is on disk before the next response.
+    public init(
+        watcher: any ConfigWatcher, nodes: NodeRegistry, logger: Logger, limits: Limits = Limits(),
+        rejections: (any RejectionLog)? = nil
+    ) {
         self.watcher = watcher
         self.nodes = nodes
         self.logger = logger
         self.limits = limits
+        self.rejections = rejections
     }
 
     public func streamAggregatedResources(
@@ -154,11 +161,11 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
                             code: .resourceExhausted,
                             message: "more than \(limits.maxNames) resource names on one stream; qpilot serves far fewer")
                     }
-                    for event in events { record(event, identity!) }
+                    await record(events, identity!)
                     try await send(responses, Flavour.self, writer, identity!)
                 case .snapshot(let snapshot):
                     let responses = machine.update(snapshot)
-                    for event in machine.drainEvents() { record(event, identity!) }
+                    await record(machine.drainEvents(), identity!)
                     try await send(responses, Flavour.self, writer, identity!)
                 case .end:
                     break loop
@@ -169,15 +176,31 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
         }
     }
 
-    private func record(_ event: ProtocolEvent, _ identity: (node: String, stream: Int)) {
-        nodes.record(event, nodeID: identity.node, stream: identity.stream)
+    private func record(_ events: [ProtocolEvent], _ identity: (node: String, stream: Int)) async {
+        var changes: [RejectionChange] = []
+        for event in events {
+            changes += nodes.record(event, nodeID: identity.node, stream: identity.stream)
+            log(event, identity)
+        }
+        if !changes.isEmpty, let rejections { await rejections.apply(changes) }
+    }
+
+    private func log(_ event: ProtocolEvent, _ identity: (node: String, stream: Int)) {
         switch event {
-        case .nack(let type, let version, let message):
+        case .nack(let type, let version, let message, let resources):
             logger.warning(
                 "Envoy rejected config",
-                metadata: ["node": "\(identity.node)", "type": "\(type)", "version": "\(version)", "error": "\(message)"])
-        case .ack(let type, let version):
-            logger.debug("ack", metadata: ["node": "\(identity.node)", "type": "\(type)", "version": "\(version)"])
+                metadata: [
+                    "node": "\(identity.node)", "type": "\(type)", "version": "\(version)", "error": "\(message)",
+                    "resources": "\(resources.keys.sorted().joined(separator: ","))",
+                ])
+        case .ack(let type, let version, let resources):
+            logger.debug(
+                "ack",
+                metadata: [
+                    "node": "\(identity.node)", "type": "\(type)", "version": "\(version)",
+                    "resources": "\(resources.keys.sorted().joined(separator: ","))",
+                ])
         case .unknownType(let url):
             logger.notice("request for a type qpilot does not serve", metadata: ["type": "\(url)"])
         case .staleNonce:

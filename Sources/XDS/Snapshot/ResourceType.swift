@@ -31,6 +31,15 @@ public enum ResourceType: Int, CaseIterable, Sendable, Comparable, Codable, Cust
         self == .cluster || self == .listener
     }
 
+    /// ECDS resources go one per response, in SotW and Delta alike, so that a NACK names the one
+    /// middleware Envoy refused and holds back only that one. Envoy builds each filter config on its
+    /// own subscription (one name each), so nothing is lost by splitting the response.
+    ///
+    /// It is also the type where Envoy 1.40 skips a config identical to the last one it received,
+    /// even one it rejected, and ACKs it without building it: an ACK of a version that node
+    /// rejected before is no proof it runs (see `NodeRegistry`).
+    public var sendsOneAtATime: Bool { self == .extensionConfig }
+
     /// The name status and rollouts use for this type.
     public var configType: ConfigType {
         switch self {

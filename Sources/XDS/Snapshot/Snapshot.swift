@@ -28,13 +28,20 @@ public struct Snapshot: Sendable {
                 named[resource.name] = resource
             }
             resources[type] = named
-            let joined = named.keys.sorted().map { "\($0)=\(named[$0]!.version)" }.joined(separator: "\n")
-            versions[type] = Resource.hash(Data(joined.utf8))
+            versions[type] = Self.typeVersion(named.mapValues(\.version))
         }
         self.resources = resources
         self.versions = versions
         let all = ResourceType.allCases.map { versions[$0]! }.joined(separator: ".")
         self.version = Resource.hash(Data(all.utf8))
+    }
+
+    /// The version of a type whose resources have these versions, by name. A SotW response that
+    /// carries one ECDS resource at a time is labelled with this over what the client then holds,
+    /// so a client holding the whole type reports exactly `version(of:)`.
+    public static func typeVersion(_ versions: [String: String]) -> String {
+        let joined = versions.keys.sorted().map { "\($0)=\(versions[$0]!)" }.joined(separator: "\n")
+        return Resource.hash(Data(joined.utf8))
     }
 
     /// The version of one type.

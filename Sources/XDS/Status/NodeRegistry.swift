@@ -8,6 +8,14 @@ import Synchronization
 /// are shown while they are open. A node that reconnects drops the entries of its closed streams.
 /// A node whose last stream closed is kept, marked disconnected, for `retention`, so an operator
 /// can see it went away; then it is forgotten, so ids that come and go cannot grow the registry.
+///
+/// **Rejections are remembered per node and ECDS resource**, beyond the stream: Envoy 1.40 skips
+/// an ECDS config identical to the last one it received, even one it rejected, and ACKs it
+/// without building it. After a reconnect (a network blip, a qpilot restart) qpilot sends the
+/// desired config again; that ACK is no proof the node runs it. So an ACK of a version the node
+/// refused never clears the refusal; only an ACK of another version does. `record` returns the
+/// changes to this memory, which the server saves (`RejectionLog`) and a new registry starts
+/// from (`remembered`).
 public final class NodeRegistry: Sendable {
     private struct Entry {
         var status: NodeStatus
@@ -18,6 +26,9 @@ public final class NodeRegistry: Sendable {
 
     private struct State {
         var entries: [Int: Entry] = [:]
+        /// Refused ECDS versions: node id → resource name → rejection.
+        var remembered: [String: [String: NodeStatus.Rejection]] = [:]
+        var rememberedCount = 0
         /// The streams of each node id, so that a node's work never scans the whole registry.
         var byNode: [String: Set<Int>] = [:]
         var lastPurge = ContinuousClock.now
@@ -28,6 +39,22 @@ public final class NodeRegistry: Sendable {
             if byNode[entry.status.nodeID]?.isEmpty == true { byNode[entry.status.nodeID] = nil }
         }
 
+        /// Forgets one rejection; true when there was one.
+        mutating func forget(_ nodeID: String, _ name: String) -> Bool {
+            guard remembered[nodeID]?.removeValue(forKey: name) != nil else { return false }
+            if remembered[nodeID]?.isEmpty == true { remembered[nodeID] = nil }
+            rememberedCount -= 1
+            return true
+        }
+
+        /// Forgets the oldest rejections while more than `limit` are remembered.
+        mutating func evictOldest(beyond limit: Int) -> [RejectionChange] {
+            guard rememberedCount > limit else { return [] }
+            let oldest = remembered.flatMap { node, byName in byName.map { (node, $0.key, $0.value.at) } }
+                .sorted { $0.2 < $1.2 }.prefix(rememberedCount - limit)
+            return oldest.compactMap { node, name, _ in forget(node, name) ? .forget(node: node, resource: name) : nil }
+        }
+
         func streams(of nodeID: String) -> [(stream: Int, entry: Entry)] {
             (byNode[nodeID] ?? []).compactMap { stream in entries[stream].map { (stream, $0) } }
         }
@@ -36,20 +63,42 @@ public final class NodeRegistry: Sendable {
     private let state = Mutex(State())
     private let streamCounter = Atomic<Int>(0)
     let retention: Duration
+    /// The most rejections remembered; beyond it the oldest are forgotten. Each takes a node that
+    /// refused a middleware's config, so a fleet of thousands stays far below.
+    let maxRemembered: Int
 
-    public init(retention: Duration = .seconds(600)) {
+    /// - Parameter remembered: the rejections a previous process saved, node id → resource name.
+    public init(
+        retention: Duration = .seconds(600), remembered: [String: [String: NodeStatus.Rejection]] = [:],
+        maxRemembered: Int = 100_000
+    ) {
         self.retention = retention
+        self.maxRemembered = maxRemembered
+        let count = remembered.values.reduce(0) { $0 + $1.count }
+        state.withLock { state in
+            state.remembered = remembered.filter { !$0.value.isEmpty }
+            state.rememberedCount = count
+        }
+    }
+
+    /// The rejections remembered for a node, by resource name.
+    public func rejections(of nodeID: String) -> [String: NodeStatus.Rejection] {
+        state.withLock { $0.remembered[nodeID] ?? [:] }
     }
 
     /// Records a new stream for a node and returns the stream's id.
     public func connect(nodeID: String, fleet: String, envoyVersion: String, flavour: String) -> Int {
         let stream = streamCounter.wrappingAdd(1, ordering: .relaxed).newValue
-        let status = NodeStatus(
+        var status = NodeStatus(
             nodeID: nodeID, fleet: fleet, envoyVersion: envoyVersion, protocolFlavour: flavour,
             connected: true, connectedSince: Date(), acked: [:], sent: [:], responses: [:], nacks: [:],
             lastNack: nil)
         let now = ContinuousClock.now
         state.withLock { state in
+            // What this node refused before, on an earlier stream or under an earlier qpilot.
+            for (name, rejection) in state.remembered[nodeID] ?? [:] {
+                status.filters[name] = .init(acked: nil, rejected: rejection)
+            }
             // The node's closed streams give way to the new one.
             for (old, entry) in state.streams(of: nodeID) where entry.disconnectedAt != nil { state.remove(old) }
             // Nodes gone for longer than the retention, at most once a minute: a scan of every entry.
@@ -70,36 +119,70 @@ public final class NodeRegistry: Sendable {
         state.withLock { $0.streams(of: nodeID).filter { $0.entry.status.connected }.count }
     }
 
-    /// Applies what one request taught us.
-    public func record(_ event: ProtocolEvent, nodeID: String, stream: Int) {
+    /// Applies what one request taught us, and returns how the remembered rejections changed.
+    @discardableResult
+    public func record(_ event: ProtocolEvent, nodeID: String, stream: Int) -> [RejectionChange] {
         let now = ContinuousClock.now
         var pushToAck: Duration?
-        updateEntry(nodeID, stream) { entry in
+        var changes: [RejectionChange] = []
+        state.withLock { state in
+            guard var entry = state.entries[stream] else { return }
             switch event {
-            case .ack(let type, let version):
-                let key = type
+            case .ack(let type, let version, let resources):
                 // Only the first ACK of the version just sent measures push to ACK; a repeat
                 // (a reconnect, a subscription change) would measure something else.
-                if entry.status.sent[key] == version, entry.status.acked[key] != version, let sentAt = entry.sentAt[key] {
+                if entry.status.sent[type] == version, entry.status.acked[type] != version, let sentAt = entry.sentAt[type] {
                     pushToAck = now - sentAt
                 }
-                entry.status.acked[key] = version
-                if entry.status.lastNack?.type == key { entry.status.lastNack = nil }
-            case .nack(let type, let version, let message):
+                entry.status.acked[type] = version
+                if type.sendsOneAtATime {
+                    for (name, version) in resources {
+                        if let refused = state.remembered[nodeID]?[name], refused.version == version {
+                            // Envoy skipped a config identical to the one it refused: it still runs
+                            // what it ran before.
+                            entry.status.filters[name] = .init(acked: refused.serving, rejected: refused)
+                        } else {
+                            entry.status.filters[name] = .init(acked: version, rejected: nil)
+                            if state.forget(nodeID, name) { changes.append(.forget(node: nodeID, resource: name)) }
+                        }
+                    }
+                    if entry.status.lastNack?.type == type, !entry.status.filters.values.contains(where: { $0.rejected != nil }) {
+                        entry.status.lastNack = nil
+                    }
+                } else if entry.status.lastNack?.type == type {
+                    entry.status.lastNack = nil
+                }
+            case .nack(let type, let version, let message, let resources):
                 entry.status.nacks[type, default: 0] += 1
-                entry.status.lastNack = .init(type: type, version: version, message: message, at: Date())
+                entry.status.lastNack = .init(
+                    type: type, version: version, message: message, at: Date(),
+                    resource: type.sendsOneAtATime ? resources.keys.sorted().first : nil)
+                if type.sendsOneAtATime {
+                    for (name, version) in resources {
+                        let before = state.remembered[nodeID]?[name]
+                        let serving = entry.status.filters[name]?.acked ?? before?.serving
+                        let rejection = NodeStatus.Rejection(version: version, message: message, at: Date(), serving: serving)
+                        entry.status.filters[name] = .init(acked: serving, rejected: rejection)
+                        if before == nil { state.rememberedCount += 1 }
+                        state.remembered[nodeID, default: [:]][name] = rejection
+                        changes.append(.remember(node: nodeID, resource: name, rejection))
+                    }
+                    changes += state.evictOldest(beyond: maxRemembered)
+                }
             case .staleNonce, .unknownType:
                 break
             }
+            state.entries[stream] = entry
         }
         switch event {
         case .ack:
             if let pushToAck { Timer(label: "qpilot_xds_push_to_ack_seconds").recordNanoseconds(pushToAck.nanoseconds) }
-        case .nack(let type, _, _):
+        case .nack(let type, _, _, _):
             Counter(label: "qpilot_xds_nacks_total", dimensions: [("type", type.description)]).increment()
         case .staleNonce, .unknownType:
             break
         }
+        return changes
     }
 
     /// Counts a response sent.
@@ -157,6 +240,17 @@ public final class NodeRegistry: Sendable {
             state.entries[stream] = entry
         }
     }
+}
+
+/// A change to the rejections a `NodeRegistry` remembers, for the server to save.
+public enum RejectionChange: Sendable, Equatable {
+    case remember(node: String, resource: String, NodeStatus.Rejection)
+    case forget(node: String, resource: String)
+}
+
+/// Where remembered rejections are saved, so that a restarted qpilot starts from them.
+public protocol RejectionLog: Sendable {
+    func apply(_ changes: [RejectionChange]) async
 }
 
 extension Duration {

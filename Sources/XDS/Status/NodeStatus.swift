@@ -9,6 +9,38 @@ public struct NodeStatus: Sendable, Equatable, Codable {
         public var version: String
         public var message: String
         public var at: Date
+        /// The ECDS resource Envoy refused, for a NACK of one middleware.
+        public var resource: String?
+    }
+
+    /// A version of one resource that this node refused. Remembered per node across reconnects
+    /// and restarts (see `NodeRegistry`).
+    public struct Rejection: Sendable, Equatable, Codable {
+        public var version: String
+        public var message: String
+        public var at: Date
+        /// The version the node had ACKed before, which it keeps running; nil when unknown.
+        public var serving: String?
+
+        public init(version: String, message: String, at: Date, serving: String?) {
+            self.version = version
+            self.message = message
+            self.at = at
+            self.serving = serving
+        }
+    }
+
+    /// Where one ECDS resource (one middleware's filter config) stands on this node.
+    public struct FilterState: Sendable, Equatable, Codable {
+        /// The version Envoy ACKed and runs, as far as qpilot knows.
+        public var acked: String?
+        /// A version Envoy refused; while it is the desired one, the node is `nacked`.
+        public var rejected: Rejection?
+
+        public init(acked: String?, rejected: Rejection?) {
+            self.acked = acked
+            self.rejected = rejected
+        }
     }
 
     public var nodeID: String
@@ -26,16 +58,40 @@ public struct NodeStatus: Sendable, Equatable, Codable {
     public var responses: [ResourceType: Int]
     /// NACKs received per type on this stream.
     public var nacks: [ResourceType: Int]
-    /// The latest NACK, kept until a later ACK of the same type replaces it.
+    /// The latest NACK, kept until a later ACK of the same type replaces it (for ECDS: until no
+    /// middleware of the node is rejected).
     public var lastNack: Nack?
+    /// ECDS resources by name.
+    public var filters: [String: FilterState] = [:]
 
-    /// Compares the node's ACKed versions to the snapshot it should hold.
+    /// Compares what the node runs to the snapshot it should hold: `nacked` while it refuses a
+    /// version the snapshot still wants, `pending` while anything else differs.
     public func syncState(against snapshot: Snapshot?) -> SyncState {
-        if lastNack != nil { return .nacked }
-        guard let snapshot else { return .pending }
+        guard let snapshot else { return lastNack != nil ? .nacked : .pending }
+        if !rejectedFilters(against: snapshot).isEmpty { return .nacked }
+        if let lastNack, lastNack.type != .extensionConfig { return .nacked }
         for type in ResourceType.allCases where sent[type] != nil || acked[type] != nil {
-            if acked[type] != snapshot.version(of: type) { return .pending }
+            if type.sendsOneAtATime {
+                let desired = snapshot.resources(of: type)
+                if desired.contains(where: { filters[$0.key]?.acked != $0.value.version }) { return .pending }
+            } else if acked[type] != snapshot.version(of: type) {
+                return .pending
+            }
         }
         return .inSync
     }
+
+    /// The ECDS resources whose desired version (name → version) this node refused.
+    public func rejectedFilters(desired: [String: String]) -> [String: Rejection] {
+        filters.compactMapValues { filter in filter.rejected }.filter { desired[$0.key] == $0.value.version }
+    }
+
+    /// The ECDS resources whose version in the snapshot this node refused.
+    public func rejectedFilters(against snapshot: Snapshot) -> [String: Rejection] {
+        rejectedFilters(desired: snapshot.resources(of: .extensionConfig).mapValues(\.version))
+    }
+
+    /// The ACKed version of each ECDS resource, without those refused at the version Envoy
+    /// reported: what the node runs.
+    public var ackedFilters: [String: String] { filters.compactMapValues(\.acked) }
 }

@@ -128,6 +128,11 @@ final class QpilotHarness: @unchecked Sendable {
 
     /// The upstream's view of a request made through Envoy: its headers, in order.
     func echoedHeaders(_ result: HTTPResult, _ name: String) throws -> [String] {
+        try Self.headerValues(result, name)
+    }
+
+    /// The values of one header in the echo upstream's answer.
+    static func headerValues(_ result: HTTPResult, _ name: String) throws -> [String] {
         struct Echo: Decodable { var headers: [[String]] }
         let echo = try JSONDecoder().decode(Echo.self, from: Data(result.body.utf8))
         return echo.headers.filter { $0.first == name }.map { $0[1] }

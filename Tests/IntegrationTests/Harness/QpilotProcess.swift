@@ -1,4 +1,5 @@
 import Foundation
+import QpilotAPI
 
 /// `qpilot serve` as a separate process, for what in-process tests cannot do: `kill -9` and a
 /// restart on the same data directory.
@@ -12,8 +13,9 @@ final class QpilotProcess: @unchecked Sendable {
     private(set) var child: ChildProcess?
     private(set) var starts = 0
 
-    /// Writes a store-mode qpilot.yaml (no `middleware:` section) and starts qpilot.
-    init() async throws {
+    /// Writes qpilot.yaml and starts qpilot: store mode (no `middleware:` section) unless
+    /// `middleware` gives the section's YAML lines (file mode).
+    init(middleware: String? = nil) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("qpilot-proc-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         xdsPort = try freePort()
@@ -21,10 +23,33 @@ final class QpilotProcess: @unchecked Sendable {
         modulesPort = try freePort()
         egressPort = try freePort()
         upstream = try await EchoUpstream(directory: directory)
-        try QpilotHarness.config(
-            xds: xdsPort, admin: adminPort, modules: modulesPort, egress: egressPort, extra: "", middleware: nil
-        ).write(to: directory.appendingPathComponent("qpilot.yaml"), atomically: true, encoding: .utf8)
+        try rewrite(middleware: middleware)
         try await start()
+    }
+
+    /// Writes qpilot.yaml with this `middleware:` section (nil: store mode). A running qpilot
+    /// notices within a second; `reload()` tells it at once.
+    func rewrite(middleware: String?) throws {
+        try QpilotHarness.config(
+            xds: xdsPort, admin: adminPort, modules: modulesPort, egress: egressPort, extra: "", middleware: middleware
+        ).write(to: directory.appendingPathComponent("qpilot.yaml"), atomically: true, encoding: .utf8)
+    }
+
+    /// SIGHUP: reload qpilot.yaml now.
+    func reload() {
+        guard let child, child.process.isRunning else { return }
+        kill(child.process.processIdentifier, SIGHUP)
+    }
+
+    /// One node as `qctl status --output json` shows it.
+    func node(_ id: String) throws -> NodeView? {
+        let result = try qctl(["status", "--output", "json"])
+        return try result.json(NodeList.self).nodes.first { $0.nodeID == id }
+    }
+
+    /// The log of the current start only.
+    var currentLog: String {
+        (try? String(contentsOf: directory.appendingPathComponent("qpilot-\(starts).log"), encoding: .utf8)) ?? ""
     }
 
     /// Starts qpilot (again) and waits until it serves.
@@ -74,12 +99,17 @@ final class QpilotProcess: @unchecked Sendable {
     var adminURL: String { "http://127.0.0.1:\(adminPort)" }
     var tokenFile: URL { directory.appendingPathComponent("data/admin-tokens") }
 
-    func qctl(_ arguments: [String], timeout: TimeInterval = 60) throws -> QctlResult {
-        try runQctl(arguments + ["--server", adminURL, "--token-file", tokenFile.path], timeout: timeout)
+    func qctl(_ arguments: [String], stdin: String? = nil, timeout: TimeInterval = 60) throws -> QctlResult {
+        try runQctl(arguments + ["--server", adminURL, "--token-file", tokenFile.path], stdin: stdin, timeout: timeout)
     }
 
-    func startEnvoy(nodeID: String = "envoy-1") async throws -> EnvoyProcess {
-        try await EnvoyProcess(nodeID: nodeID, fleet: "default", xdsPort: xdsPort, delta: false, directory: directory)
+    func startEnvoy(nodeID: String = "envoy-1", delta: Bool = false) async throws -> EnvoyProcess {
+        try await EnvoyProcess(nodeID: nodeID, fleet: "default", xdsPort: xdsPort, delta: delta, directory: directory)
+    }
+
+    /// The values of one request header as the echo upstream saw it, for a request through Envoy.
+    func echoedHeaders(_ name: String) throws -> [String] {
+        try QpilotHarness.headerValues(proxied(), name)
     }
 
     func proxied(_ path: String = "/hello") throws -> HTTPResult {

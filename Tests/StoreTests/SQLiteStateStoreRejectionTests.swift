@@ -1,0 +1,27 @@
+import Foundation
+import Store
+import Testing
+
+struct SQLiteStateStoreRejectionTests {
+    @Test("rejections are saved, replaced per node and resource, forgotten, and read back by a new store on the same directory")
+    func rejectionsRoundTrip() async throws {
+        try await StoreTestSupport.withDataDirectory { directory in
+            let store = try SQLiteStateStore(directory: directory)
+            #expect(try await store.rejections().isEmpty)
+            let at = Date(timeIntervalSince1970: 1_800_000_000.5)
+            let first = StoredRejection(node: "n1", resource: "qpilot.middleware.m2", version: "v2", message: "bad", at: at, serving: "v1")
+            let other = StoredRejection(node: "n2", resource: "qpilot.middleware.m2", version: "v2", message: "bad", at: at, serving: nil)
+            try await store.updateRejections(remember: [first, other], forget: [])
+            var replaced = first
+            replaced.version = "v3"
+            replaced.message = "still bad"
+            try await store.updateRejections(remember: [replaced], forget: [(node: "n2", resource: "qpilot.middleware.m2")])
+            #expect(try await store.rejections() == [replaced])
+
+            let reopened = try SQLiteStateStore(directory: directory)
+            #expect(try await reopened.rejections() == [replaced], "milliseconds survive the round trip")
+            try await reopened.updateRejections(remember: [], forget: [(node: "n1", resource: "qpilot.middleware.m2")])
+            #expect(try await reopened.rejections().isEmpty)
+        }
+    }
+}
