@@ -137,11 +137,24 @@ enum StreamFuzz {
         var choices = Choices(data)
         var stream = SotWStream()
         var ledger = Ledger()
+        // For the progress check on ECDS: what the client asked for and holds, and the response
+        // it has not answered yet.
+        var asked: Set<String>?
+        var wildcard = false
+        var held: [String: String] = [:]
+        var awaiting: String?
         var steps = 0
         func take(_ responses: [SotWStream.Response]) {
             for response in responses {
                 ledger.sending(response.type, nonce: response.nonce, response.resources, oneAtATime: response.type.sendsOneAtATime)
+                if response.type == .extensionConfig {
+                    precondition(awaiting == nil, "a second ECDS response while one is unanswered")
+                    awaiting = response.nonce
+                }
             }
+        }
+        func learn(_ events: [ProtocolEvent]) {
+            for case .holds(.extensionConfig, let resources) in events { held = resources }
         }
         while !choices.isEmpty, steps < 256 {
             steps += 1
@@ -149,29 +162,54 @@ enum StreamFuzz {
                 let snapshot = snapshots[choices.next(snapshots.count)]
                 ledger.update(snapshot)
                 take(stream.update(snapshot))
-                _ = stream.drainEvents()
-                continue
+                learn(stream.drainEvents())
+            } else {
+                let type = ResourceType.allCases[choices.next(ResourceType.allCases.count)]
+                var request = Envoy_Service_Discovery_V3_DiscoveryRequest()
+                request.typeURL = type.typeURL
+                request.resourceNames = names(choices.next(16)) + (choices.next(8) == 0 ? ["*"] : [])
+                switch choices.next(4) {
+                case 0: break
+                case 1: request.responseNonce = ledger.latest[type] ?? ""
+                case 2: request.responseNonce = ledger.recentNonce(type, choices.next(8))
+                default: request.responseNonce = "made-up"
+                }
+                let error = choices.next(3) == 0
+                if error { request.errorDetail.message = "refused" }
+                if choices.next(4) == 0 { request.versionInfo = snapshots[choices.next(snapshots.count)].version(of: type) }
+                trace(
+                    "request \(type) names \(request.resourceNames) version \(request.versionInfo.prefix(4)) "
+                        + "nonce '\(request.responseNonce)' error \(error)")
+                if type == .extensionConfig, let nonce = awaiting, request.responseNonce == nonce {
+                    awaiting = nil
+                    if !error { held.merge(ledger.sent[type]?[nonce] ?? [:]) { $1 } }
+                }
+                let (events, responses) = stream.receive(request)
+                trace("  events \(events)")
+                if !request.responseNonce.isEmpty {
+                    ledger.replied(type, nonce: request.responseNonce, error: error, events: events, initial: [:])
+                }
+                // A request with a stale nonce is ignored whole, its names included (xds_protocol.rst).
+                let stale = events.contains { if case .staleNonce = $0 { true } else { false } }
+                if type == .extensionConfig, !stale {
+                    let names = Set(request.resourceNames)
+                    wildcard = names.contains("*")
+                    asked = names.subtracting(["*"])
+                    // Envoy no longer asks for these: a refusal of one no longer holds it back.
+                    if !wildcard { ledger.refused[type] = ledger.refused[type]?.filter { names.contains($0.key) } }
+                }
+                learn(events)
+                take(responses)
             }
-            let type = ResourceType.allCases[choices.next(ResourceType.allCases.count)]
-            var request = Envoy_Service_Discovery_V3_DiscoveryRequest()
-            request.typeURL = type.typeURL
-            request.resourceNames = names(choices.next(16)) + (choices.next(8) == 0 ? ["*"] : [])
-            switch choices.next(4) {
-            case 0: break
-            case 1: request.responseNonce = ledger.latest[type] ?? ""
-            case 2: request.responseNonce = ledger.recentNonce(type, choices.next(8))
-            default: request.responseNonce = "made-up"
+            // Progress: with nothing in flight, every ECDS resource the client asks for is one it
+            // holds at the snapshot's version, or one it refused at that version.
+            if let asked, awaiting == nil, let snapshot = ledger.snapshot {
+                for (name, resource) in snapshot.resources(of: .extensionConfig) where wildcard || asked.contains(name) {
+                    precondition(
+                        held[name] == resource.version || ledger.refused[.extensionConfig]?[name] == resource.version,
+                        "ECDS stalled: \(name) is neither held nor refused, and nothing is in flight")
+                }
             }
-            let error = choices.next(3) == 0
-            if error { request.errorDetail.message = "refused" }
-            if choices.next(4) == 0 { request.versionInfo = snapshots[choices.next(snapshots.count)].version(of: type) }
-            trace("request \(type) names \(request.resourceNames) version \(request.versionInfo.prefix(4)) nonce '\(request.responseNonce)' error \(error)")
-            let (events, responses) = stream.receive(request)
-            trace("  events \(events)")
-            if !request.responseNonce.isEmpty {
-                ledger.replied(type, nonce: request.responseNonce, error: error, events: events, initial: [:])
-            }
-            take(responses)
         }
     }
 

@@ -46,10 +46,12 @@ public struct APIErrorCode: RawRepresentable, Hashable, Sendable, Codable, Custo
     public static let missingSecret = Self(rawValue: "missing_secret")
     /// qpilot's store failed; nothing changed. 500.
     public static let store = Self(rawValue: "store")
+    /// A write waited too long behind other changes and did not start; nothing changed. 503.
+    public static let busy = Self(rawValue: "busy")
 
     /// Every code qpilot answers with, for the API reference and its tests.
     public static let all: [Self] = [
         .badRequest, .invalid, .unauthorized, .forbidden, .notFound, .unknownRevision, .duplicate, .fileMode,
-        .staleRevision, .secretInUse, .tooLarge, .invalidModule, .missingSecret, .store,
+        .staleRevision, .secretInUse, .tooLarge, .invalidModule, .missingSecret, .store, .busy,
     ]
 }

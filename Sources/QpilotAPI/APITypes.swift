@@ -93,8 +93,8 @@ public struct MiddlewareOnNode: Codable, Sendable, Equatable {
     public var name: String
     /// `in-sync` when the node runs the desired version, `nacked` when it refused it, else `pending`.
     public var state: SyncState
-    /// The version of its filter config that the node should run; nil when the fleet no longer
-    /// has it.
+    /// The version of its filter config that the node should run. (Only middleware the fleet has
+    /// are listed, so it is always set; it is optional for clients of older servers.)
     public var desired: String?
     /// The version the node ACKed and runs, as far as qpilot knows.
     public var acked: String?

@@ -10,7 +10,7 @@ public struct QpilotError: Error, Equatable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Wrapped: String {
             case invalid, notFound, unknownRevision, duplicate, fileMode, staleRevision, invalidModule, missingSecret
-            case secretInUse, invalidConfig, store
+            case secretInUse, invalidConfig, store, busy
         }
 
         private let wrapped: Wrapped
@@ -38,6 +38,8 @@ public struct QpilotError: Error, Equatable, CustomStringConvertible {
         public static let invalidConfig = Self(.invalidConfig)
         /// The store or the data directory failed.
         public static let store = Self(.store)
+        /// Other changes held the writer for too long; this one did not start.
+        public static let busy = Self(.busy)
 
         public var description: String { wrapped.rawValue }
     }

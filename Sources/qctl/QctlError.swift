@@ -55,6 +55,8 @@ struct APIError: Error {
             "check --token-file, $QCTL_TOKEN or tokenFile: in \(ContextFile.location()); qpilot's tokens file is <dataDir>/admin-tokens"
         case .missingSecret:
             "create the secret first with `qctl secret set <name> --from-file <file>`"
+        case .busy:
+            "other changes kept qpilot busy; nothing changed: run the command again"
         default:
             nil
         }

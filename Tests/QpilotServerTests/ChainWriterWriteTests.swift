@@ -164,4 +164,32 @@ struct ChainWriterWriteTests {
         #expect(chain.mode == .file)
         #expect(chain.middleware.map(\.name) == ["auth"])
     }
+
+    @Test("a write whose turn does not come in time is refused as busy and changes nothing; one that waits less goes through")
+    func busyWriterRefuses() async throws {
+        let (workspace, _, writer, module) = try await Self.storeMode()
+        defer { workspace.remove() }
+        let spec = MiddlewareSpec(name: "auth", source: module, phase: .authn)
+        // Something holds the turn for a second (as a slow reload would).
+        let holder = Task { await writer.takingTurns { try? await Task.sleep(for: .seconds(1)) } }
+        try await Task.sleep(for: .milliseconds(100))
+        await #expect(throws: QpilotError.self) {
+            try await writer.takingWriteTurn(waitingAtMost: .milliseconds(200)) { () async throws(QpilotError) in
+                _ = try await writer.writeNow(.put(spec), expected: nil, actor: Self.actor)
+            }
+        }
+        do {
+            try await writer.takingWriteTurn(waitingAtMost: .milliseconds(100)) { () async throws(QpilotError) in }
+            Issue.record("the turn was free although another call held it")
+        } catch {
+            #expect(error.code == .busy)
+            #expect(error.message.contains("nothing changed"))
+        }
+        #expect(try await writer.store.head() == nil, "the refused write left nothing")
+        let committed = try await writer.takingWriteTurn(waitingAtMost: .seconds(10)) { () async throws(QpilotError) in
+            try await writer.writeNow(.put(spec), expected: nil, actor: Self.actor)
+        }
+        #expect(committed.revision == 1)
+        await holder.value
+    }
 }

@@ -280,4 +280,59 @@ struct FleetSelectionTests {
         #expect(registry.rejections(of: "a").isEmpty)
         #expect(registry.rejections(of: "b").count == 1 && registry.rejections(of: "c").count == 1)
     }
+
+    @Test("what a reconnecting node says it holds shows what runs and never ends a refusal; a rollback and a re-apply stay truthful")
+    func heldNeverClearsARefusal() throws {
+        let registry = NodeRegistry()
+        let first = registry.connect(nodeID: "n", fleet: "f", envoyVersion: "", flavour: "sotw")
+        registry.record(.ack(.extensionConfig, version: "e1", resources: ["g": "v1"]), nodeID: "n", stream: first)
+        registry.record(.nack(.extensionConfig, version: "e2", message: "no", resources: ["g": "v2"]), nodeID: "n", stream: first)
+
+        // The operator rolls back to v1; the node reconnects holding v1 (nothing is re-sent).
+        registry.disconnect(nodeID: "n", stream: first)
+        let second = registry.connect(nodeID: "n", fleet: "f", envoyVersion: "", flavour: "sotw")
+        #expect(registry.record(.holds(.extensionConfig, ["g": "v1"]), nodeID: "n", stream: second).isEmpty, "no change to the memory")
+        let held = try #require(registry.status(of: "n"))
+        #expect(held.ackedFilters == ["g": "v1"])
+        #expect(held.rejectedFilters(desired: ["g": "v1"]).isEmpty, "in sync with the rollback")
+        #expect(registry.rejections(of: "n")["g"]?.version == "v2", "the refusal of v2 is kept")
+
+        // The revision with v2 again: Envoy skips it (its last received config is still v2) and ACKs.
+        registry.record(.ack(.extensionConfig, version: "e2", resources: ["g": "v2"]), nodeID: "n", stream: second)
+        let again = try #require(registry.status(of: "n"))
+        #expect(again.rejectedFilters(desired: ["g": "v2"]).keys.sorted() == ["g"])
+        #expect(again.ackedFilters == ["g": "v1"])
+
+        // Holding the refused version itself (Delta may report it) counts as running the kept one.
+        let third = registry.connect(nodeID: "n", fleet: "f", envoyVersion: "", flavour: "delta")
+        registry.record(.holds(.extensionConfig, ["g": "v2"]), nodeID: "n", stream: third)
+        #expect(try #require(registry.status(of: "n")).ackedFilters == ["g": "v1"])
+    }
+
+    /// A log that keeps what it is given.
+    final class Log: RejectionLog, @unchecked Sendable {
+        private let lock = NSLock()
+        private var changes: [RejectionChange] = []
+        func enqueue(_ changes: [RejectionChange]) { lock.withLock { self.changes += changes } }
+        var all: [RejectionChange] { lock.withLock { changes } }
+    }
+
+    @Test("every change to the memory reaches the log, in order, eviction included")
+    func changesReachTheLog() throws {
+        let log = Log()
+        let registry = NodeRegistry(maxRemembered: 1, log: log)
+        let a = registry.connect(nodeID: "a", fleet: "f", envoyVersion: "", flavour: "sotw")
+        let b = registry.connect(nodeID: "b", fleet: "f", envoyVersion: "", flavour: "sotw")
+        var returned: [RejectionChange] = []
+        returned += registry.record(.nack(.extensionConfig, version: "e", message: "no", resources: ["m": "1"]), nodeID: "a", stream: a)
+        returned += registry.record(.nack(.extensionConfig, version: "e", message: "no", resources: ["m": "1"]), nodeID: "b", stream: b)
+        returned += registry.record(.ack(.extensionConfig, version: "e", resources: ["m": "2"]), nodeID: "b", stream: b)
+        #expect(log.all == returned)
+        #expect(log.all.map { change -> String in
+            switch change {
+            case .remember(let node, _, _): "remember \(node)"
+            case .forget(let node, _): "forget \(node)"
+            }
+        } == ["remember a", "remember b", "forget a", "forget b"])
+    }
 }

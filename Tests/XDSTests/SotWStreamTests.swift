@@ -189,7 +189,11 @@ struct SotWStreamTests {
 
         let (events, responses) = stream.receive(Fixtures.sotw(.cluster, version: snapshot.version(of: .cluster)))
         #expect(responses.isEmpty)
-        #expect(events == [.ack(.cluster, version: snapshot.version(of: .cluster), resources: snapshot.resources(of: .cluster).mapValues(\.version))])
+        #expect(
+            events == [
+                .ack(.cluster, version: snapshot.version(of: .cluster), resources: [:]),
+                .holds(.cluster, snapshot.resources(of: .cluster).mapValues(\.version)),
+            ])
 
         // The stream is live: the next change goes out.
         let changed = try Fixtures.snapshot(extraCluster: "delta")
@@ -217,7 +221,8 @@ struct SotWStreamTests {
         #expect(stream.update(snapshot).isEmpty)
         #expect(
             stream.drainEvents() == [
-                .ack(.cluster, version: snapshot.version(of: .cluster), resources: snapshot.resources(of: .cluster).mapValues(\.version))
+                .ack(.cluster, version: snapshot.version(of: .cluster), resources: [:]),
+                .holds(.cluster, snapshot.resources(of: .cluster).mapValues(\.version)),
             ])
         #expect(stream.drainEvents().isEmpty, "drained once")
 
@@ -341,7 +346,9 @@ struct SotWStreamTests {
         let (events, responses) = current.receive(
             Fixtures.sotw(.extensionConfig, names: ["ecds_a", "ecds_b"], version: snapshot.version(of: .extensionConfig)))
         #expect(responses.isEmpty)
-        #expect(events == [.ack(.extensionConfig, version: snapshot.version(of: .extensionConfig), resources: all)])
+        #expect(
+            events == [.ack(.extensionConfig, version: snapshot.version(of: .extensionConfig), resources: [:]), .holds(.extensionConfig, all)],
+            "what the client holds was not re-sent: reported as held, not as carried")
 
         // Envoy refused ecds_b on an earlier stream, so it reports the version of ecds_a alone.
         var partial = SotWStream()
@@ -354,5 +361,19 @@ struct SotWStreamTests {
             partial.receive(Fixtures.sotw(.extensionConfig, names: ["ecds_a", "ecds_b"], version: first.version, nonce: first.nonce))
                 .responses.only)
         #expect(second.resources.map(\.name) == ["ecds_b"])
+    }
+
+    @Test("a refused ECDS resource that Envoy stops asking for, then asks for again, is sent again")
+    func refusedResourceResubscribed() throws {
+        var stream = SotWStream()
+        _ = stream.update(try Fixtures.snapshot())
+        let first = try #require(stream.receive(Fixtures.sotw(.extensionConfig, names: ["ecds_a"])).responses.only)
+        #expect(stream.receive(Fixtures.sotw(.extensionConfig, names: ["ecds_a"], nonce: first.nonce, error: "bad")).responses.isEmpty)
+        // The listener that named ecds_a goes away, then a new one names it again.
+        #expect(stream.receive(Fixtures.sotw(.extensionConfig, names: ["ecds_b"], nonce: first.nonce)).responses.only?.resources.map(\.name) == ["ecds_b"])
+        let second = try #require(stream.types[.extensionConfig]?.sentNonce)
+        let again = try #require(
+            stream.receive(Fixtures.sotw(.extensionConfig, names: ["ecds_a", "ecds_b"], version: "x", nonce: second)).responses.only)
+        #expect(again.resources.map(\.name) == ["ecds_a"])
     }
 }

@@ -169,6 +169,7 @@ extension AdminError {
             case .invalidModule: (.unprocessableContent, .invalidModule)
             case .missingSecret: (.unprocessableContent, .missingSecret)
             case .invalidConfig: (.unprocessableContent, .invalid)
+            case .busy: (.serviceUnavailable, .busy)
             default: (.internalServerError, .store)
             }
         self.init(status, code, error.located, details: error.details.isEmpty ? nil : error.details)

@@ -24,6 +24,13 @@ public struct ChainEntry: Sendable, Equatable {
     /// always means the same module.
     public var storedSHA256: String? = nil
 
+    /// What decides which module the entry gets, and where its problems point: equal keys load
+    /// the same module with the same error text.
+    var fetchKey: String {
+        [name, source, sha256 ?? "", storedSHA256 ?? "", pullPolicy.rawValue, delivery?.rawValue ?? "", "\(place.index)"]
+            .joined(separator: "\u{0}")
+    }
+
     public struct Place: Sendable, Equatable {
         public var index: Int
         public var line: Int?

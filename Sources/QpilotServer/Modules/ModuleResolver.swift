@@ -41,33 +41,62 @@ actor ModuleResolver {
 
     /// The module of each entry, in order: taken from the store or fetched, validated, stored, and
     /// for `delivery: file` written into the shared directory. A problem names the entry's field.
-    func modules(for entries: [ChainEntry], delivery: Delivery) async throws(QpilotError) -> [LoadedModule] {
+    /// An entry found in `prefetched` (by `ChainEntry.fetchKey`) takes that result instead: it was
+    /// loaded before the caller's turn, so a slow source does not hold the turn.
+    func modules(
+        for entries: [ChainEntry], delivery: Delivery, prefetched: Prefetched = [:]
+    ) async throws(QpilotError) -> [LoadedModule] {
         var modules: [LoadedModule] = []
         for entry in entries {
-            let module: LoadedModule
-            do {
-                if let stored = entry.storedSHA256, entry.pullPolicy == .ifNotPresent, let verified = store.verified(stored) {
-                    module = verified
-                } else {
-                    let source = try ModuleSource(parsing: entry.source, relativeTo: directory)
-                    // A stored revision names its exact module; `Always` follows the source instead.
-                    let pin = entry.pullPolicy == .ifNotPresent ? entry.sha256 ?? entry.storedSHA256 : entry.sha256
-                    module = try await self.module(source, sha256: pin, policy: entry.pullPolicy)
-                }
-            } catch {
-                let field = error.isDigestMismatch && entry.sha256 != nil ? "sha256" : "source"
-                throw entry.problem(.invalidModule, field, error.description, cause: error)
+            if let result = prefetched[entry.fetchKey] {
+                modules.append(try result.get())
+            } else {
+                modules.append(try await load(entry, delivery: delivery))
             }
-            if (entry.delivery ?? delivery) == .file {
-                do {
-                    try writeForEnvoy(module)
-                } catch {
-                    throw entry.problem(.invalidModule, "delivery", "cannot write the module for Envoy: \(error)", cause: error)
-                }
-            }
-            modules.append(module)
         }
         return modules
+    }
+
+    /// What `prefetch` loaded, by `ChainEntry.fetchKey`: a module, or the error its entry gets.
+    typealias Prefetched = [String: Result<LoadedModule, QpilotError>]
+
+    /// Loads each entry's module ahead of a writer's turn; problems are kept, not thrown, and
+    /// become the entry's error when the turn uses the result.
+    func prefetch(_ entries: [ChainEntry], delivery: Delivery) async -> Prefetched {
+        var result: Prefetched = [:]
+        for entry in entries {
+            do throws(QpilotError) {
+                result[entry.fetchKey] = .success(try await load(entry, delivery: delivery))
+            } catch {
+                result[entry.fetchKey] = .failure(error)
+            }
+        }
+        return result
+    }
+
+    private func load(_ entry: ChainEntry, delivery: Delivery) async throws(QpilotError) -> LoadedModule {
+        let module: LoadedModule
+        do {
+            if let stored = entry.storedSHA256, entry.pullPolicy == .ifNotPresent, let verified = store.verified(stored) {
+                module = verified
+            } else {
+                let source = try ModuleSource(parsing: entry.source, relativeTo: directory)
+                // A stored revision names its exact module; `Always` follows the source instead.
+                let pin = entry.pullPolicy == .ifNotPresent ? entry.sha256 ?? entry.storedSHA256 : entry.sha256
+                module = try await self.module(source, sha256: pin, policy: entry.pullPolicy)
+            }
+        } catch {
+            let field = error.isDigestMismatch && entry.sha256 != nil ? "sha256" : "source"
+            throw entry.problem(.invalidModule, field, error.description, cause: error)
+        }
+        if (entry.delivery ?? delivery) == .file {
+            do {
+                try writeForEnvoy(module)
+            } catch {
+                throw entry.problem(.invalidModule, "delivery", "cannot write the module for Envoy: \(error)", cause: error)
+            }
+        }
+        return module
     }
 
     /// Where Envoy reads a module delivered `file`.

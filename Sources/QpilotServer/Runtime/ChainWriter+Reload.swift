@@ -10,7 +10,22 @@ extension ChainWriter {
     /// the running config stays, and the error is returned and logged.
     @discardableResult
     public func reload() async -> Result<Void, QpilotError> {
-        await takingTurns { () async -> Result<Void, QpilotError> in await self.reloadNow() }
+        // Modules are fetched before the turn (a refresh of `pullPolicy: Always` sources may wait
+        // on a slow registry), so writes queued meanwhile do not wait behind the fetches.
+        let prefetched = await prefetchForReload()
+        return await takingTurns { () async -> Result<Void, QpilotError> in await self.reloadNow(prefetched: prefetched) }
+    }
+
+    /// The modules a reload will need, as the file and the store say now; what cannot be worked
+    /// out is left for the turn, which reports it.
+    func prefetchForReload() async -> ModuleResolver.Prefetched {
+        guard let config = try? QpilotConfig.load(configURL).config else { return [:] }
+        var entries = config.desired.middleware ?? []
+        if config.desired.mode == .store {
+            guard let head = try? await head(), let stored = try? head.middleware.enabledEntries() else { return [:] }
+            entries = stored
+        }
+        return await modules.prefetch(entries, delivery: config.desired.delivery)
     }
 
     /// Reloads when the file's bytes changed since the last load.
@@ -19,7 +34,7 @@ extension ChainWriter {
         if QpilotConfig.fingerprint(data) != fingerprint { await reload() }
     }
 
-    func reloadNow() async -> Result<Void, QpilotError> {
+    func reloadNow(prefetched: ModuleResolver.Prefetched = [:]) async -> Result<Void, QpilotError> {
         do throws(QpilotError) {
             let loaded = try QpilotConfig.load(configURL)
             fingerprint = loaded.fingerprint
@@ -47,7 +62,7 @@ extension ChainWriter {
             }
             let compiled: ChainCompiler.Compiled
             do {
-                compiled = try await compile(entries, config.desired)
+                compiled = try await compile(entries, config.desired, prefetched: prefetched)
             } catch {
                 throw head.map { error.prefixed("revision \($0.number): ") } ?? error
             }

@@ -9,13 +9,37 @@ import Translator
 /// refused write changes neither the store nor what Envoy sees.
 extension ChainWriter {
     /// Applies one write as one revision, publishes it, and starts recording its rollout.
+    ///
+    /// The modules the write brings are fetched and validated first, before its turn: a slow
+    /// source delays only this write, never the writes and reloads queued behind it. A write whose
+    /// turn does not come within `writeTurnLimit` is refused (`busy`) and changes nothing.
     public func write(_ write: ChainWrite, expected: Int?, actor: WriteActor) async throws(QpilotError) -> Committed {
-        try await takingTurns { () async throws(QpilotError) -> Committed in
-            try await self.writeNow(write, expected: expected, actor: actor)
+        let prefetched = await prefetch(for: write)
+        return try await takingWriteTurn { () async throws(QpilotError) -> Committed in
+            try await self.writeNow(write, expected: expected, actor: actor, prefetched: prefetched)
         }
     }
 
-    func writeNow(_ write: ChainWrite, expected: Int?, actor: WriteActor) async throws(QpilotError) -> Committed {
+    /// Loads the modules a put, create or apply brings, against the chain as it is now. Anything
+    /// wrong is left for the turn to report (with the field it is about).
+    func prefetch(for write: ChainWrite) async -> ModuleResolver.Prefetched {
+        let names: Set<String>
+        switch write {
+        case .put(let spec), .create(let spec): names = [spec.name]
+        case .apply(let specs): names = Set(specs.map(\.name))
+        case .delete, .setEnabled, .rollback: return [:]
+        }
+        let desired = desired
+        guard desired.mode == .store, let before = try? await head()?.middleware ?? [],
+            let edited = try? ChainEdit.apply(write, to: before, rollbackChain: nil).0,
+            let entries = try? edited.enabledEntries()
+        else { return [:] }
+        return await modules.prefetch(entries.filter { names.contains($0.name) }, delivery: desired.delivery)
+    }
+
+    func writeNow(
+        _ write: ChainWrite, expected: Int?, actor: WriteActor, prefetched: ModuleResolver.Prefetched = [:]
+    ) async throws(QpilotError) -> Committed {
         let desired = desired
         guard desired.mode == .store else {
             throw QpilotError(
@@ -35,7 +59,7 @@ extension ChainWriter {
         }
         let before = head?.middleware ?? []
         let (edited, action) = try ChainEdit.apply(write, to: before, rollbackChain: rollbackChain)
-        let compiled = try await compile(try edited.enabledEntries(), desired)
+        let compiled = try await compile(try edited.enabledEntries(), desired, prefetched: prefetched)
         let chain = compiled.recordingModules(edited)
         let created = write.names.map { name in !before.contains { $0.name == name } } ?? false
         if let head, head.middleware == chain {

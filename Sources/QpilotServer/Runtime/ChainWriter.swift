@@ -54,7 +54,10 @@ public actor ChainWriter {
     /// Module sets of the latest published generations (see `collectGarbage`).
     var recentModules: [Set<String>] = []
     var busy = false
-    var waiting: [CheckedContinuation<Void, Never>] = []
+    /// Calls waiting for their turn, in arrival order; each is resumed with true when its turn
+    /// comes, or false when it gave up waiting.
+    var waiting: [(ticket: Int, continuation: CheckedContinuation<Bool, Never>)] = []
+    var lastTicket = 0
 
     init(
         configURL: URL, loaded: QpilotConfig, cache: SnapshotCache, store: any StateStore, modules: ModuleResolver,
@@ -92,7 +95,9 @@ public actor ChainWriter {
     }
 
     /// Loads every module, reads the secrets the chain uses, and compiles; publishes nothing.
-    func compile(_ entries: [ChainEntry], _ desired: DesiredConfig) async throws(QpilotError) -> ChainCompiler.Compiled {
+    func compile(
+        _ entries: [ChainEntry], _ desired: DesiredConfig, prefetched: ModuleResolver.Prefetched = [:]
+    ) async throws(QpilotError) -> ChainCompiler.Compiled {
         var secrets: [String: String] = [:]
         if entries.contains(where: { $0.config.contains(SecretReferences.prefix) }) {
             do {
@@ -101,7 +106,7 @@ public actor ChainWriter {
                 throw .store("cannot read secrets", error)
             }
         }
-        let loaded = try await modules.modules(for: entries, delivery: desired.delivery)
+        let loaded = try await modules.modules(for: entries, delivery: desired.delivery, prefetched: prefetched)
         return try ChainCompiler.compile(entries, modules: loaded, secrets: secrets, desired: desired, server: server)
     }
 }

@@ -21,6 +21,8 @@ public struct QpilotRuntime: Sendable {
     let store: any StateStore
     let modules: ModuleResolver
     let tokens: Tokens
+    /// Saves the rejections `nodes` remembers.
+    let rejections: StoredRejections
     /// Held while this runtime lives: one qpilot per data directory.
     let lock: DirectoryLock
     let logger: Logger
@@ -58,14 +60,14 @@ public struct QpilotRuntime: Sendable {
             fetcher: ModuleFetcher(limits: limits, credentials: credentials), store: moduleStore,
             directory: url.deletingLastPathComponent(), sharedDir: server.modules.sharedDir, logger: logger)
         cache = SnapshotCache()
-        nodes = NodeRegistry(remembered: try await StoredRejections.load(from: store))
+        rejections = StoredRejections(store: store, logger: logger)
+        nodes = NodeRegistry(remembered: try await StoredRejections.load(from: store), log: rejections)
         writer = ChainWriter(
             configURL: url, loaded: config, cache: cache, store: store, modules: modules, moduleStore: moduleStore, logger: logger)
         if case .failure(let error) = await writer.reload() { throw error }
         xds = XDSService(
             address: server.xds.address, maxReceiveBytes: server.xds.maxReceiveBytes,
-            discovery: AggregatedDiscoveryServer(
-                watcher: cache, nodes: nodes, logger: logger, rejections: StoredRejections(store: store, logger: logger)))
+            discovery: AggregatedDiscoveryServer(watcher: cache, nodes: nodes, logger: logger))
     }
 
     /// How long a graceful shutdown may take before the remaining work is cancelled.
@@ -84,7 +86,9 @@ public struct QpilotRuntime: Sendable {
             backend: AdminService(
                 writer: writer, store: store, nodeRegistry: nodes, cache: cache, modules: modules, metricsRegistry: metrics),
             logger: logger, onResponse: { metrics.adminResponse(status: $0) })
-        return [xds, moduleEndpoint, admin, ConfigWatchService(writer: writer, refresh: .seconds(server.modules.refreshSeconds))]
+        return [
+            xds, moduleEndpoint, admin, ConfigWatchService(writer: writer, refresh: .seconds(server.modules.refreshSeconds)), rejections,
+        ]
     }
 
     /// Runs until SIGTERM or SIGINT. Shutdown ends every ADS stream, so each Envoy reconnects to

@@ -107,7 +107,12 @@ extension NodeStatus {
             nodeID: nodeID, fleet: fleet, envoyVersion: envoyVersion, protocolFlavour: protocolFlavour, connected: connected,
             connectedSince: connectedSince, state: syncState(against: snapshot), acked: acked,
             desired: snapshot?.configVersions ?? [:],
-            lastNack: lastNack.map { .init(type: $0.type.configType, version: $0.version, message: $0.message, at: $0.at) },
+            // An ECDS NACK is shown while some middleware is refused at its desired version; one about
+            // a version the fleet no longer wants (a rollback) is history.
+            lastNack: lastNack.flatMap { nack in
+                nack.type == .extensionConfig && snapshot != nil && rejected.isEmpty
+                    ? nil : .init(type: nack.type.configType, version: nack.version, message: nack.message, at: nack.at)
+            },
             middleware: middleware)
     }
 }

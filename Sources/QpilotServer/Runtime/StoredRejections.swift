@@ -1,14 +1,27 @@
 import Foundation
 import Logging
+import ServiceLifecycle
 import Store
 import XDS
 
 /// The rejections a `NodeRegistry` remembers, saved in the store: a node that refused a
 /// middleware's config still shows it refused after qpilot restarts, although Envoy ACKs the
 /// identical re-send (see `NodeRegistry`).
-struct StoredRejections: RejectionLog {
+///
+/// The registry hands changes over under its lock, in the order they happened; one task saves
+/// them in that order, so the store never ends up with an older change over a newer one. On a
+/// graceful shutdown it saves what is queued before it returns.
+final class StoredRejections: RejectionLog, Service {
     let store: any StateStore
     let logger: Logger
+    private let queue: AsyncStream<[RejectionChange]>
+    private let continuation: AsyncStream<[RejectionChange]>.Continuation
+
+    init(store: any StateStore, logger: Logger) {
+        self.store = store
+        self.logger = logger
+        (queue, continuation) = AsyncStream.makeStream()
+    }
 
     /// What the store holds, in the registry's shape: node id → resource name → rejection.
     static func load(from store: any StateStore) async throws -> [String: [String: NodeStatus.Rejection]] {
@@ -20,7 +33,20 @@ struct StoredRejections: RejectionLog {
         return result
     }
 
-    func apply(_ changes: [RejectionChange]) async {
+    func enqueue(_ changes: [RejectionChange]) {
+        continuation.yield(changes)
+    }
+
+    func run() async {
+        await withGracefulShutdownHandler {
+            for await changes in queue { await save(changes) }
+        } onGracefulShutdown: { [continuation] in
+            continuation.finish()
+        }
+    }
+
+    /// Saves one batch in one transaction; the last change to a key wins.
+    func save(_ changes: [RejectionChange]) async {
         var remember: [StoredRejection] = []
         var forget: [(node: String, resource: String)] = []
         for change in changes {

@@ -46,12 +46,8 @@ public struct DeltaStream: Sendable {
         var subscribed: Set<String> = []
         var clientVersions: [String: String] = [:]
         var reportedMissing: Set<String> = []
-        /// Responses awaiting a reply, by nonce: their version, the resources they carried, and
-        /// (for the first response) what the client said it held that the response left as it was.
-        var inFlight: [String: (version: String, resources: [String: String], held: [String: String])] = [:]
-        /// `initial_resource_versions`, until the first response: once Envoy ACKs that response,
-        /// what it still holds of them counts as ACKed, as a SotW reconnect at the current version does.
-        var initialHeld: [String: String] = [:]
+        /// Responses awaiting a reply, by nonce: their version and the resources they carried.
+        var inFlight: [String: (version: String, resources: [String: String])] = [:]
         var respondedOnce = false
     }
 
@@ -80,7 +76,7 @@ public struct DeltaStream: Sendable {
         if !state.requested {
             state.requested = true
             state.clientVersions = request.initialResourceVersions
-            state.initialHeld = request.initialResourceVersions
+            if !request.initialResourceVersions.isEmpty { events.append(.holds(type, request.initialResourceVersions)) }
             state.wildcard = subscribe.contains("*") || (subscribe.isEmpty && type.isWildcardByDefault)
         } else {
             if subscribe.contains("*") { state.wildcard = true }
@@ -94,12 +90,12 @@ public struct DeltaStream: Sendable {
         }
 
         if !request.responseNonce.isEmpty {
-            if let (version, resources, held) = state.inFlight.removeValue(forKey: request.responseNonce) {
+            if let (version, resources) = state.inFlight.removeValue(forKey: request.responseNonce) {
                 if request.hasErrorDetail {
                     events.append(
                         .nack(type, version: version, message: ProtocolEvent.shown(request.errorDetail.message), resources: resources))
                 } else {
-                    events.append(.ack(type, version: version, resources: held.merging(resources) { $1 }))
+                    events.append(.ack(type, version: version, resources: resources))
                 }
             } else {
                 events.append(.staleNonce(type, nonce: request.responseNonce))
@@ -160,15 +156,10 @@ public struct DeltaStream: Sendable {
         // One response, or for ECDS one per resource (the removals ride with the first).
         let batches = type.sendsOneAtATime && send.count > 1 ? send.map { [$0] } : [send]
         var responses: [Response] = []
-        let touched = Set(send.map(\.name)).union(removed)
-        let held = state.initialHeld.filter { !touched.contains($0.key) }
-        state.initialHeld = [:]
         for (index, batch) in batches.enumerated() {
             nonceCounter += 1
             let nonce = String(nonceCounter)
-            state.inFlight[nonce] = (
-                version, Dictionary(uniqueKeysWithValues: batch.map { ($0.name, $0.version) }), index == 0 ? held : [:]
-            )
+            state.inFlight[nonce] = (version, Dictionary(uniqueKeysWithValues: batch.map { ($0.name, $0.version) }))
             responses.append(
                 Response(type: type, systemVersion: version, nonce: nonce, resources: batch, removed: index == 0 ? removed : []))
         }

@@ -6,6 +6,10 @@ public enum ProtocolEvent: Sendable, Equatable {
     /// Envoy rejected the response of this type and version, which carried these resources, with
     /// its message.
     case nack(ResourceType, version: String, message: String, resources: [String: String])
+    /// A reconnecting client says it holds these resources (name → version): Delta's
+    /// `initial_resource_versions`, or in SotW the whole type at the version it reported. What a
+    /// client holds this way was never re-sent, so it can confirm but never clear a refusal.
+    case holds(ResourceType, [String: String])
     /// A reply to a response that is no longer the latest; it says nothing about current state.
     case staleNonce(ResourceType, nonce: String)
     /// A type URL qpilot does not serve.

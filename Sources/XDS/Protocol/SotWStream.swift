@@ -106,6 +106,8 @@ public struct SotWStream: Sendable {
         let names = Set(request.resourceNames)
         state.wildcard = names.contains("*") || (names.isEmpty && type.isWildcardByDefault)
         state.subscribed = names.subtracting(["*"])
+        // A refused resource Envoy no longer asks for is forgotten here: if it asks again, it gets it.
+        if !state.wildcard { state.parked = state.parked.filter { state.subscribed.contains($0.key) } }
         state.requested = true
         types[type] = state
 
@@ -156,7 +158,8 @@ public struct SotWStream: Sendable {
             // A reconnecting Envoy already holds this version: nothing to send, and it counts as
             // ACKed. (For ECDS the node registry still checks each resource against the NACKs it
             // remembers: Envoy ACKs a re-sent config it rejected without building it.)
-            pendingEvents.append(.ack(type, version: complete, resources: current))
+            pendingEvents.append(.ack(type, version: complete, resources: [:]))
+            pendingEvents.append(.holds(type, current))
             state.initialClientVersion = nil
             state.sentVersion = complete
             state.sentNames = names
@@ -172,6 +175,8 @@ public struct SotWStream: Sendable {
             let next = names.sorted().first { current[$0] != state.held[$0] && current[$0] != state.parked[$0] }
             if let next {
                 carried = [next: current[next]!]
+                // Another version goes out, so an older refusal of this resource no longer holds.
+                state.parked[next] = nil
                 version = Snapshot.typeVersion(state.held.merging(carried) { $1 })
             } else if state.sentNonce == nil {
                 // Nothing to send, but Envoy waits for a first answer on each type it asks for.

@@ -15,23 +15,16 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
     let nodes: NodeRegistry
     let logger: Logger
     let limits: Limits
-    let rejections: (any RejectionLog)?
     private let open = OpenStreams()
 
     /// - Parameters:
     ///   - watcher: where snapshots come from.
     ///   - nodes: where per-node status goes.
-    ///   - rejections: where the rejections `nodes` remembers are saved; the stream waits for each
-    ///     save before it goes on, so a NACK is on disk before the next response.
-    public init(
-        watcher: any ConfigWatcher, nodes: NodeRegistry, logger: Logger, limits: Limits = Limits(),
-        rejections: (any RejectionLog)? = nil
-    ) {
+    public init(watcher: any ConfigWatcher, nodes: NodeRegistry, logger: Logger, limits: Limits = Limits()) {
         self.watcher = watcher
         self.nodes = nodes
         self.logger = logger
         self.limits = limits
-        self.rejections = rejections
     }
 
     public func streamAggregatedResources(
@@ -161,11 +154,11 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
                             code: .resourceExhausted,
                             message: "more than \(limits.maxNames) resource names on one stream; qpilot serves far fewer")
                     }
-                    await record(events, identity!)
+                    record(events, identity!)
                     try await send(responses, Flavour.self, writer, identity!)
                 case .snapshot(let snapshot):
                     let responses = machine.update(snapshot)
-                    await record(machine.drainEvents(), identity!)
+                    record(machine.drainEvents(), identity!)
                     try await send(responses, Flavour.self, writer, identity!)
                 case .end:
                     break loop
@@ -176,13 +169,11 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
         }
     }
 
-    private func record(_ events: [ProtocolEvent], _ identity: (node: String, stream: Int)) async {
-        var changes: [RejectionChange] = []
+    private func record(_ events: [ProtocolEvent], _ identity: (node: String, stream: Int)) {
         for event in events {
-            changes += nodes.record(event, nodeID: identity.node, stream: identity.stream)
+            nodes.record(event, nodeID: identity.node, stream: identity.stream)
             log(event, identity)
         }
-        if !changes.isEmpty, let rejections { await rejections.apply(changes) }
     }
 
     private func log(_ event: ProtocolEvent, _ identity: (node: String, stream: Int)) {
@@ -203,7 +194,7 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
                 ])
         case .unknownType(let url):
             logger.notice("request for a type qpilot does not serve", metadata: ["type": "\(url)"])
-        case .staleNonce:
+        case .holds, .staleNonce:
             break
         }
     }

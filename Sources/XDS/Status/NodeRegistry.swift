@@ -13,9 +13,10 @@ import Synchronization
 /// an ECDS config identical to the last one it received, even one it rejected, and ACKs it
 /// without building it. After a reconnect (a network blip, a qpilot restart) qpilot sends the
 /// desired config again; that ACK is no proof the node runs it. So an ACK of a version the node
-/// refused never clears the refusal; only an ACK of another version does. `record` returns the
-/// changes to this memory, which the server saves (`RejectionLog`) and a new registry starts
-/// from (`remembered`).
+/// refused never clears the refusal; only an ACK of another version, re-sent on this stream,
+/// does (what a reconnecting client says it holds was never re-sent, and clears nothing). Each
+/// change to this memory goes to the `RejectionLog` in the order it happened (under the
+/// registry's lock), which saves it; a new registry starts from what was saved (`remembered`).
 public final class NodeRegistry: Sendable {
     private struct Entry {
         var status: NodeStatus
@@ -47,11 +48,12 @@ public final class NodeRegistry: Sendable {
             return true
         }
 
-        /// Forgets the oldest rejections while more than `limit` are remembered.
+        /// Beyond `limit`, forgets the oldest rejections down to 90% of it, so the sort this takes
+        /// runs once per tenth of the limit, not on every NACK.
         mutating func evictOldest(beyond limit: Int) -> [RejectionChange] {
             guard rememberedCount > limit else { return [] }
             let oldest = remembered.flatMap { node, byName in byName.map { (node, $0.key, $0.value.at) } }
-                .sorted { $0.2 < $1.2 }.prefix(rememberedCount - limit)
+                .sorted { $0.2 < $1.2 }.prefix(rememberedCount - (limit - limit / 10))
             return oldest.compactMap { node, name, _ in forget(node, name) ? .forget(node: node, resource: name) : nil }
         }
 
@@ -67,13 +69,18 @@ public final class NodeRegistry: Sendable {
     /// refused a middleware's config, so a fleet of thousands stays far below.
     let maxRemembered: Int
 
-    /// - Parameter remembered: the rejections a previous process saved, node id → resource name.
+    let log: (any RejectionLog)?
+
+    /// - Parameters:
+    ///   - remembered: the rejections a previous process saved, node id → resource name.
+    ///   - log: where each change to the remembered rejections goes, in order.
     public init(
         retention: Duration = .seconds(600), remembered: [String: [String: NodeStatus.Rejection]] = [:],
-        maxRemembered: Int = 100_000
+        maxRemembered: Int = 100_000, log: (any RejectionLog)? = nil
     ) {
         self.retention = retention
         self.maxRemembered = maxRemembered
+        self.log = log
         let count = remembered.values.reduce(0) { $0 + $1.count }
         state.withLock { state in
             state.remembered = remembered.filter { !$0.value.isEmpty }
@@ -119,7 +126,8 @@ public final class NodeRegistry: Sendable {
         state.withLock { $0.streams(of: nodeID).filter { $0.entry.status.connected }.count }
     }
 
-    /// Applies what one request taught us, and returns how the remembered rejections changed.
+    /// Applies what one request taught us, and returns how the remembered rejections changed
+    /// (which the log has been given too).
     @discardableResult
     public func record(_ event: ProtocolEvent, nodeID: String, stream: Int) -> [RejectionChange] {
         let now = ContinuousClock.now
@@ -152,6 +160,13 @@ public final class NodeRegistry: Sendable {
                 } else if entry.status.lastNack?.type == type {
                     entry.status.lastNack = nil
                 }
+            case .holds(let type, let resources):
+                // Held from before, never re-sent: it shows what runs, and clears nothing.
+                guard type.sendsOneAtATime else { break }
+                for (name, version) in resources {
+                    let refused = state.remembered[nodeID]?[name]
+                    entry.status.filters[name] = .init(acked: refused?.version == version ? refused?.serving : version, rejected: refused)
+                }
             case .nack(let type, let version, let message, let resources):
                 entry.status.nacks[type, default: 0] += 1
                 entry.status.lastNack = .init(
@@ -169,17 +184,19 @@ public final class NodeRegistry: Sendable {
                     }
                     changes += state.evictOldest(beyond: maxRemembered)
                 }
-            case .staleNonce, .unknownType:
+            case .holds, .staleNonce, .unknownType:
                 break
             }
             state.entries[stream] = entry
+            // Under the lock: the log sees changes in the order they happened.
+            if !changes.isEmpty { log?.enqueue(changes) }
         }
         switch event {
         case .ack:
             if let pushToAck { Timer(label: "qpilot_xds_push_to_ack_seconds").recordNanoseconds(pushToAck.nanoseconds) }
         case .nack(let type, _, _, _):
             Counter(label: "qpilot_xds_nacks_total", dimensions: [("type", type.description)]).increment()
-        case .staleNonce, .unknownType:
+        case .holds, .staleNonce, .unknownType:
             break
         }
         return changes
@@ -248,9 +265,11 @@ public enum RejectionChange: Sendable, Equatable {
     case forget(node: String, resource: String)
 }
 
-/// Where remembered rejections are saved, so that a restarted qpilot starts from them.
+/// Where remembered rejections are saved, so that a restarted qpilot starts from them. `enqueue`
+/// is called under the registry's lock, in the order the changes happened: it must only queue
+/// them (and save them in that order), never block.
 public protocol RejectionLog: Sendable {
-    func apply(_ changes: [RejectionChange]) async
+    func enqueue(_ changes: [RejectionChange])
 }
 
 extension Duration {
