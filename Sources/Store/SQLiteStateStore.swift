@@ -136,6 +136,18 @@ public final class SQLiteStateStore: StateStore {
         }
     }
 
+    // MARK: Settings
+
+    /// The key of resource versions, made in the same transaction that first reads it.
+    public func versionKey() async throws -> Data {
+        try await write { db in
+            if let key = try Data.fetchOne(db, sql: "SELECT value FROM setting WHERE name = 'versionKey'") { return key }
+            let key = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }
+            try db.execute(sql: "INSERT INTO setting (name, value) VALUES ('versionKey', ?)", arguments: [key])
+            return key
+        }
+    }
+
     // MARK: Rejections
 
     /// Saves and forgets rejections in one transaction.

@@ -102,6 +102,9 @@ public protocol StateStore: Sendable {
     /// Every remembered rejection.
     func rejections() async throws -> [StoredRejection]
 
+    /// The key of resource versions: made (32 random bytes) on first use, the same ever after.
+    func versionKey() async throws -> Data
+
     /// Creates or replaces a secret. The value is encrypted at rest.
     func setSecret(name: String, value: String, author: String) async throws
 

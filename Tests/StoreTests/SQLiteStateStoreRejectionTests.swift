@@ -25,3 +25,20 @@ struct SQLiteStateStoreRejectionTests {
         }
     }
 }
+
+struct SQLiteStateStoreSettingTests {
+    @Test("the version key is made once, 32 bytes, and is the same after a reopen")
+    func versionKeyIsStable() async throws {
+        try await StoreTestSupport.withDataDirectory { directory in
+            let store = try SQLiteStateStore(directory: directory)
+            let key = try await store.versionKey()
+            #expect(key.count == 32)
+            #expect(try await store.versionKey() == key)
+            #expect(try await SQLiteStateStore(directory: directory).versionKey() == key)
+        }
+        try await StoreTestSupport.withDataDirectory { directory in
+            let other = try await SQLiteStateStore(directory: directory).versionKey()
+            #expect(other.count == 32, "another installation has its own key")
+        }
+    }
+}

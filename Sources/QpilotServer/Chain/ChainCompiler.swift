@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Modules
 import QpilotAPI
@@ -49,7 +50,7 @@ enum ChainCompiler {
     /// `modules[i]` is the module of `entries[i]`.
     static func compile(
         _ entries: [ChainEntry], modules: [LoadedModule], secrets: [String: String], desired: DesiredConfig,
-        server: ServerSettings
+        server: ServerSettings, versionKey: SymmetricKey? = nil
     ) throws(QpilotError) -> Compiled {
         // File mode never passes through `enabledEntries`, so the compiler holds the rule too.
         if let problem = MiddlewareRules.chainLengthProblem(entries.count) { throw QpilotError(.invalid, problem) }
@@ -93,7 +94,8 @@ enum ChainCompiler {
         var encodedMiddleware: [String: Resource] = [:]
         func snapshot(_ key: FleetKey) throws(QpilotError) -> Snapshot {
             do {
-                return try SnapshotBuilder.snapshot(Translator.translate(state, for: key), sharing: &encodedMiddleware)
+                return try SnapshotBuilder.snapshot(
+                    Translator.translate(state, for: key), sharing: &encodedMiddleware, versionKey: versionKey)
             } catch {
                 throw QpilotError(.invalidConfig, "cannot build the Envoy config: \(error)", cause: error)
             }

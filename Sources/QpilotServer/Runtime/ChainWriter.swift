@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Logging
 import Modules
@@ -44,6 +45,8 @@ public actor ChainWriter {
     let modules: ModuleResolver
     let moduleStore: ModuleStore
     let logger: Logger
+    /// Keys every resource version (see `XDS.Resource`); the store keeps it.
+    let versionKey: SymmetricKey?
 
     nonisolated let state: Mutex<(status: Status, desired: DesiredConfig)>
     var fingerprint: String?
@@ -61,8 +64,9 @@ public actor ChainWriter {
 
     init(
         configURL: URL, loaded: QpilotConfig, cache: SnapshotCache, store: any StateStore, modules: ModuleResolver,
-        moduleStore: ModuleStore, logger: Logger
+        moduleStore: ModuleStore, logger: Logger, versionKey: SymmetricKey? = nil
     ) {
+        self.versionKey = versionKey
         self.configURL = configURL
         self.server = loaded.server
         self.cache = cache
@@ -107,6 +111,7 @@ public actor ChainWriter {
             }
         }
         let loaded = try await modules.modules(for: entries, delivery: desired.delivery, prefetched: prefetched)
-        return try ChainCompiler.compile(entries, modules: loaded, secrets: secrets, desired: desired, server: server)
+        return try ChainCompiler.compile(
+            entries, modules: loaded, secrets: secrets, desired: desired, server: server, versionKey: versionKey)
     }
 }

@@ -1,4 +1,5 @@
 import AdminServer
+import Crypto
 import Foundation
 import Logging
 import Modules
@@ -63,7 +64,8 @@ public struct QpilotRuntime: Sendable {
         rejections = StoredRejections(store: store, logger: logger)
         nodes = NodeRegistry(remembered: try await StoredRejections.load(from: store), log: rejections)
         writer = ChainWriter(
-            configURL: url, loaded: config, cache: cache, store: store, modules: modules, moduleStore: moduleStore, logger: logger)
+            configURL: url, loaded: config, cache: cache, store: store, modules: modules, moduleStore: moduleStore, logger: logger,
+            versionKey: SymmetricKey(data: try await store.versionKey()))
         if case .failure(let error) = await writer.reload() { throw error }
         xds = XDSService(
             address: server.xds.address, maxReceiveBytes: server.xds.maxReceiveBytes,
