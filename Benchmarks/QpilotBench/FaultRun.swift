@@ -126,10 +126,15 @@ enum FaultRun {
                         let isWrite = number % 10 == 0
                         // Every fifth write changes the middleware every held stream has: a fan-out.
                         let name = number % 50 == 0 ? "bench" : "load-\(number % 5)"
-                        let paths = ["/v1/nodes?fleet=default", "/v1/middleware", "/v1/revisions?limit=20"]
-                        var request = URLRequest(
-                            url: URL(string: base + (isWrite ? "/v1/middleware/\(name)" : paths[number % 3]))!)
-                        request.timeoutInterval = 60
+                        // Reads an operator makes: one node, the chain, the history, a rollout; and every
+                        // 100th, the whole fleet's node list (10,000 nodes, megabytes of JSON).
+                        let paths = [
+                            "/v1/nodes/bench-\(number % 1000)", "/v1/middleware", "/v1/revisions?limit=20", "/v1/rollouts/2",
+                        ]
+                        let read = number % 100 == 1 ? "/v1/nodes?fleet=default" : paths[number % 4]
+                        let kind = isWrite ? "PUT" : read.hasPrefix("/v1/nodes?") ? "GET all nodes" : "GET"
+                        var request = URLRequest(url: URL(string: base + (isWrite ? "/v1/middleware/\(name)" : read))!)
+                        request.timeoutInterval = isWrite ? 130 : 60
                         request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
                         if isWrite {
                             request.httpMethod = "PUT"
@@ -151,7 +156,7 @@ enum FaultRun {
                             status = -1
                         }
                         let result = Result(
-                            kind: isWrite ? "PUT" : "GET", status: status, milliseconds: milliseconds(ContinuousClock.now - began),
+                            kind: kind, status: status, milliseconds: milliseconds(ContinuousClock.now - began),
                             revision: revision)
                         results.withLock { $0.append(result) }
                     }
@@ -160,7 +165,7 @@ enum FaultRun {
             try await group.waitForAll()
         }
         let all = results.withLock { $0 }
-        for kind in ["GET", "PUT"] {
+        for kind in ["GET", "GET all nodes", "PUT"] {
             let mine = all.filter { $0.kind == kind }
             let times = mine.map(\.milliseconds).sorted()
             guard !times.isEmpty else { continue }

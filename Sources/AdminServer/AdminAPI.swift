@@ -44,7 +44,7 @@ public enum AdminAPI {
         }
         router.get("/v1/nodes/:id") { _, context -> Response in
             let id = try context.parameters.require("id")
-            guard let node = await backend.nodes().first(where: { $0.nodeID == id }) else {
+            guard let node = await backend.node(id) else {
                 throw AdminError(.notFound, .notFound, "no node with id '\(id)' has connected")
             }
             return try json(node)

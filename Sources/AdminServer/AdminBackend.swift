@@ -6,6 +6,8 @@ import QpilotAPI
 /// only translate HTTP to these calls and errors back to JSON.
 public protocol AdminBackend: Sendable {
     func nodes() async -> [NodeView]
+    /// One node (its newest open stream, else its newest), without building every node's view.
+    func node(_ id: String) async -> NodeView?
     func configStatus() -> ConfigStatusView
     func middleware() async throws(AdminError) -> MiddlewareList
     /// Makes one revision from a write. `expected` is the client's `If-Match`.

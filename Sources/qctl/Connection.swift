@@ -137,6 +137,9 @@ struct Connection: Sendable {
         }
     }
 
+    /// How long qctl waits for a write's answer: longer than qpilot's whole-write budget (110 s).
+    static let writeTimeout = TimeAmount.seconds(120)
+
     /// Makes one request; a non-2xx answer becomes an `APIError`, a network failure a `QctlError` naming the server.
     func call(_ method: HTTPMethod, _ path: String, body: Data? = nil, ifMatch: Int? = nil) async throws -> Answer {
         var request = HTTPClientRequest(url: server + path)
@@ -152,7 +155,9 @@ struct Connection: Sendable {
         let response: HTTPClientResponse
         let data: Data
         do {
-            response = try await Self.client.execute(request, timeout: .seconds(30))
+            // A write may first fetch its module; qpilot gives up on it (and changes nothing) before
+            // `writeTimeout`, so qctl never leaves a write that commits after it stopped waiting.
+            response = try await Self.client.execute(request, timeout: method == .GET ? .seconds(30) : Self.writeTimeout)
             data = Data(try await response.body.collect(upTo: 64 * 1024 * 1024).readableBytesView)
         } catch {
             throw QctlError("cannot reach qpilot at \(server): \(error)")

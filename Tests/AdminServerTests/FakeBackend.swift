@@ -42,6 +42,8 @@ final class FakeBackend: AdminBackend {
         ]
     }
 
+    func node(_ id: String) async -> NodeView? { await nodes().first { $0.nodeID == id } }
+
     func configStatus() -> ConfigStatusView { ConfigStatusView(generation: 1, published: true, middleware: ["a"], lastError: nil) }
 
     func middleware() async throws(AdminError) -> MiddlewareList {

@@ -193,3 +193,19 @@ struct ChainWriterWriteTests {
         await holder.value
     }
 }
+
+@Suite("Deadlines")
+struct DeadlineTests {
+    @Test("the work's value when it is in time; nil at the deadline when it is not, without waiting for it, and the work is cancelled")
+    func valueWithin() async throws {
+        #expect(await value(of: Task { 7 }, within: .seconds(5)) == 7)
+        let slow = Task { () -> Int in
+            try? await Task.sleep(for: .seconds(30))
+            return Task.isCancelled ? -1 : 1
+        }
+        let start = ContinuousClock.now
+        #expect(await value(of: slow, within: .milliseconds(100)) == nil)
+        #expect(ContinuousClock.now - start < .seconds(5))
+        #expect(await slow.value == -1, "the late work was cancelled")
+    }
+}

@@ -19,8 +19,17 @@ struct AdminService: AdminBackend {
     let metricsRegistry: QpilotMetrics
 
     func nodes() async -> [NodeView] {
-        var views = nodeRegistry.all().map { $0.view(against: cache.snapshot(for: $0.fleet)) }
-        // A refused middleware names the revision the node still runs, from the rollout records.
+        await namingServedRevisions(nodeRegistry.all().map { $0.view(against: cache.snapshot(for: $0.fleet)) })
+    }
+
+    func node(_ id: String) async -> NodeView? {
+        guard let status = nodeRegistry.status(of: id) else { return nil }
+        return await namingServedRevisions([status.view(against: cache.snapshot(for: status.fleet))]).first
+    }
+
+    /// A refused middleware names the revision the node still runs, from the rollout records.
+    private func namingServedRevisions(_ nodes: [NodeView]) async -> [NodeView] {
+        var views = nodes
         guard views.contains(where: { $0.middleware.contains { $0.rejected?.serving != nil } }) else { return views }
         let records = await recentRollouts()
         for node in views.indices {

@@ -8,10 +8,13 @@ extension ChainWriter {
         return try await body()
     }
 
-    /// How long an admin write waits for its turn before it is refused. qctl gives up on a request
-    /// after 30 s; a write that starts after its client has gone would commit a change nobody is
-    /// told about, so it is refused before that, and changes nothing.
-    static let writeTurnLimit = Duration.seconds(20)
+    /// How long an admin write may take, from its arrival until its turn: fetching its modules,
+    /// then waiting behind other changes. A write past it is refused and changes nothing, so a
+    /// write never commits after its client stopped waiting (qctl waits 120 s for a write).
+    static let writeBudget = Duration.seconds(110)
+
+    /// How long an admin write waits for its turn before it is refused (within `writeBudget`).
+    static let writeTurnLimit = Duration.seconds(60)
 
     /// `takingTurns` for an admin write: refused with `busy` when the turn does not come within
     /// `limit`.

@@ -14,8 +14,16 @@ extension ChainWriter {
     /// source delays only this write, never the writes and reloads queued behind it. A write whose
     /// turn does not come within `writeTurnLimit` is refused (`busy`) and changes nothing.
     public func write(_ write: ChainWrite, expected: Int?, actor: WriteActor) async throws(QpilotError) -> Committed {
-        let prefetched = await prefetch(for: write)
-        return try await takingWriteTurn { () async throws(QpilotError) -> Committed in
+        let arrived = ContinuousClock.now
+        let fetching = Task { await self.prefetch(for: write) }
+        let prefetched = await value(of: fetching, within: Self.writeBudget)
+        let left = Self.writeBudget - (ContinuousClock.now - arrived)
+        guard let prefetched, left > .zero else {
+            throw QpilotError(
+                .busy,
+                "fetching the write's modules took longer than \(Self.writeBudget); nothing changed. Check the module's source, or push a copy from a faster one")
+        }
+        return try await takingWriteTurn(waitingAtMost: min(Self.writeTurnLimit, left)) { () async throws(QpilotError) -> Committed in
             try await self.writeNow(write, expected: expected, actor: actor, prefetched: prefetched)
         }
     }
