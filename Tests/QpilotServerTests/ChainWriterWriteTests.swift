@@ -170,9 +170,10 @@ struct ChainWriterWriteTests {
         let (workspace, _, writer, module) = try await Self.storeMode()
         defer { workspace.remove() }
         let spec = MiddlewareSpec(name: "auth", source: module, phase: .authn)
-        // Something holds the turn for a second (as a slow reload would).
-        let holder = Task { await writer.takingTurns { try? await Task.sleep(for: .seconds(1)) } }
-        try await Task.sleep(for: .milliseconds(100))
+        // Something holds the turn until the test lets it go (as a slow reload would).
+        let (release, gate) = AsyncStream.makeStream(of: Void.self)
+        let holder = Task { await writer.takingTurns { for await _ in release {} } }
+        while await !writer.busy { try await Task.sleep(for: .milliseconds(10)) }
         await #expect(throws: QpilotError.self) {
             try await writer.takingWriteTurn(waitingAtMost: .milliseconds(200)) { () async throws(QpilotError) in
                 _ = try await writer.writeNow(.put(spec), expected: nil, actor: Self.actor)
@@ -186,6 +187,7 @@ struct ChainWriterWriteTests {
             #expect(error.message.contains("nothing changed"))
         }
         #expect(try await writer.store.head() == nil, "the refused write left nothing")
+        gate.finish()
         let committed = try await writer.takingWriteTurn(waitingAtMost: .seconds(10)) { () async throws(QpilotError) in
             try await writer.writeNow(.put(spec), expected: nil, actor: Self.actor)
         }
