@@ -123,9 +123,6 @@ enum ChainCompiler {
 extension Snapshot {
     /// What a node holding this snapshot has ACKed, in the API's names.
     var configVersions: ConfigVersions { versionsOfNonEmptyTypes.configVersions }
-
-    /// The version of each ECDS resource, by name.
-    var filterVersions: [String: String] { resources(of: .extensionConfig).mapValues(\.version) }
 }
 
 extension Dictionary where Key == ResourceType, Value == String {

@@ -86,7 +86,7 @@ extension NodeStatus {
     /// middleware's ACKed version is what the node runs, middleware by middleware: Envoy's own
     /// report would count a refused config that it skipped on a re-send.
     func view(against snapshot: Snapshot?) -> NodeView {
-        let desired = snapshot?.resources(of: .extensionConfig).mapValues(\.version) ?? [:]
+        let desired = snapshot?.filterVersions ?? [:]
         let rejected = snapshot.map(rejectedFilters(against:)) ?? [:]
         var acked = ackedConfig
         if acked[.middleware] != nil, snapshot != nil {

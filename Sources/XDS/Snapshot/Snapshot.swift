@@ -50,6 +50,9 @@ public struct Snapshot: Sendable {
     /// The resources of one type, by name.
     public func resources(of type: ResourceType) -> [String: Resource] { resources[type] ?? [:] }
 
+    /// The version of each ECDS resource (each middleware's filter config), by name.
+    public var filterVersions: [String: String] { resources(of: .extensionConfig).mapValues(\.version) }
+
     /// The version of each type that has resources: what a node holding this snapshot has ACKed
     /// (Envoy never subscribes to a type with nothing in it).
     public var versionsOfNonEmptyTypes: [ResourceType: String] {

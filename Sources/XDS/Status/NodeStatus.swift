@@ -88,7 +88,7 @@ public struct NodeStatus: Sendable, Equatable, Codable {
 
     /// The ECDS resources whose version in the snapshot this node refused.
     public func rejectedFilters(against snapshot: Snapshot) -> [String: Rejection] {
-        rejectedFilters(desired: snapshot.resources(of: .extensionConfig).mapValues(\.version))
+        rejectedFilters(desired: snapshot.filterVersions)
     }
 
     /// The ACKed version of each ECDS resource, without those refused at the version Envoy
