@@ -25,10 +25,14 @@ public struct DesiredState: Sendable, Equatable {
         public var port: Int
         /// A file path for the access log, or nil for none.
         public var accessLog: String?
-        public init(address: String, port: Int, accessLog: String? = nil) {
+        /// Internal destinations (loopback, link-local, metadata) that requests may reach all the
+        /// same; every other internal destination gets 403.
+        public var allowInternal: [InternalDestination]
+        public init(address: String, port: Int, accessLog: String? = nil, allowInternal: [InternalDestination] = []) {
             self.address = address
             self.port = port
             self.accessLog = accessLog
+            self.allowInternal = allowInternal
         }
     }
 

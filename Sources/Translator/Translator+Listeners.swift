@@ -3,9 +3,10 @@ import SwiftProtobuf
 
 extension Translator {
     /// `qpilot_egress`: forward proxy for explicit-proxy requests (`curl -x`), Host-routed requests
-    /// and CONNECT. Chain: dynamic_forward_proxy, the middleware (one ECDS resource each), router.
+    /// and CONNECT. Chain: dynamic_forward_proxy, the internal-destination guard, the middleware
+    /// (one ECDS resource each), router.
     static func egressListener(_ egress: DesiredState.Egress, chain: [Middleware]) -> Listener {
-        var filters = [forwardProxyFilter()]
+        var filters = [forwardProxyFilter(), egressGuardFilter(allow: egress.allowInternal)]
         filters += chain.map(middlewareFilter)
         filters.append(routerFilter())
 
@@ -32,16 +33,16 @@ extension Translator {
         return listener
     }
 
-    /// `qpilot_callout`: an internal listener with the forward proxy and router but no middleware,
+    /// `qpilot_callout`: an internal listener with the forward proxy, the guard and router but no middleware,
     /// so callouts never re-enter the chain, with its own stats prefix and access log.
-    static func calloutListener(_ callout: DesiredState.Callout) -> Listener {
+    static func calloutListener(_ callout: DesiredState.Callout, allowInternal: [InternalDestination]) -> Listener {
         var hcm = HCM()
         hcm.statPrefix = Names.calloutListener
         var rds = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_Rds()
         rds.configSource = adsSource()
         rds.routeConfigName = Names.calloutRoute
         hcm.rds = rds
-        hcm.httpFilters = [forwardProxyFilter(), routerFilter()]
+        hcm.httpFilters = [forwardProxyFilter(), egressGuardFilter(allow: allowInternal), routerFilter()]
         if let path = callout.accessLog { hcm.accessLog = [fileAccessLog(path)] }
 
         var listener = Listener()
@@ -102,6 +103,7 @@ extension Translator {
     static func forwardProxyFilter() -> HttpFilter {
         var config = Envoy_Extensions_Filters_Http_DynamicForwardProxy_V3_FilterConfig()
         config.dnsCacheConfig = dnsCache()
+        config.saveUpstreamAddress = true  // for egressGuardFilter
         var filter = HttpFilter()
         filter.name = "envoy.filters.http.dynamic_forward_proxy"
         filter.typedConfig = pack(config)

@@ -11,7 +11,7 @@ public enum Translator {
         let chain = orderedChain(state.middleware.filter { $0.applies(to: fleet) })
         var resources = EnvoyResources()
         resources.clusters = [forwardProxyCluster(), calloutCluster(), moduleCluster(state.moduleEndpoint)]
-        resources.listeners = [egressListener(state.egress, chain: chain), calloutListener(state.callout)]
+        resources.listeners = [egressListener(state.egress, chain: chain), calloutListener(state.callout, allowInternal: state.egress.allowInternal)]
         resources.routes = [
             forwardProxyRoute(name: Names.egressRoute, connect: true),
             forwardProxyRoute(name: Names.calloutRoute, connect: false),

@@ -16,14 +16,14 @@ extension Integration {
                 // An egress access log, so the check below covers it too.
                 let generation = qpilot.generation
                 let accessLog = qpilot.directory.appendingPathComponent("egress-access.log")
-                let egress = "egress: { address: 127.0.0.1, port: \(qpilot.egressPort) }"
+                let egress = "egress: { address: 127.0.0.1, port: \(qpilot.egressPort), allowInternal: [127.0.0.0/8] }"
                 let config = QpilotHarness.config(
                     xds: qpilot.xdsPort, admin: qpilot.adminPort, modules: qpilot.modulesPort, egress: qpilot.egressPort,
                     extra: "", middleware: nil)
                 #expect(config.contains(egress))
                 try qpilot.rewrite(
                     raw: config.replacingOccurrences(
-                        of: egress, with: "egress: { address: 127.0.0.1, port: \(qpilot.egressPort), accessLog: \(accessLog.path) }"))
+                        of: egress, with: "egress: { address: 127.0.0.1, port: \(qpilot.egressPort), allowInternal: [127.0.0.0/8], accessLog: \(accessLog.path) }"))
                 try await qpilot.waitForGeneration(after: generation)
                 let envoy = try await qpilot.startEnvoy()
 

@@ -38,6 +38,7 @@ struct QpilotConfigTests {
           address: 0.0.0.0
           port: 15001
           accessLog: /var/log/egress.log
+          allowInternal: ["127.0.0.1:18080", "[::1]:8000-8099"]
         callout:
           accessLog: null
         delivery: remote
@@ -75,6 +76,7 @@ struct QpilotConfigTests {
         #expect(config.desired.egress.address == "0.0.0.0")
         #expect(config.desired.egress.port == 15001)
         #expect(config.desired.egress.accessLog == "/var/log/egress.log")
+        #expect(config.desired.egress.allowInternal.map(\.description) == ["127.0.0.1:18080", "[::1]:8000-8099"])
         #expect(config.desired.callout.accessLog == nil, "null turns the callout log off")
         #expect(config.desired.delivery == .remote)
         #expect(config.desired.mode == .file)
@@ -312,6 +314,15 @@ struct QpilotConfigTests {
                 """,
             lineMarker: "port", field: "egress.port",
             mentions: ["between 1 and 65535"]),
+        Broken(
+            label: "an internal destination given by name",
+            yaml: """
+                egress:
+                  allowInternal:
+                    - localhost:9901
+                """,
+            lineMarker: "localhost", field: "egress.allowInternal[0]",
+            mentions: ["'localhost' is not an IP address", "such as 127.0.0.1:18080"]),
         Broken(
             label: "a section that is not a mapping",
             yaml: """

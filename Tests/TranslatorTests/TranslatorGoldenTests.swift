@@ -34,6 +34,7 @@ struct TranslatorGoldenTests {
         Envoy_Extensions_Filters_Http_DynamicForwardProxy_V3_FilterConfig.self,
         Envoy_Extensions_Filters_Http_Router_V3_Router.self,
         Envoy_Extensions_Filters_Http_Rbac_V3_RBAC.self,
+        Envoy_Extensions_Rbac_Matchers_UpstreamIpPort_V3_UpstreamIpPortMatcher.self,
         Envoy_Extensions_Filters_Http_Wasm_V3_Wasm.self,
         Envoy_Extensions_AccessLoggers_File_V3_FileAccessLog.self,
         Envoy_Extensions_Clusters_DynamicForwardProxy_V3_ClusterConfig.self,
@@ -62,8 +63,7 @@ struct TranslatorGoldenTests {
     }
 
     static var sourceGoldenURL: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Golden/\(goldenName).json")
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden/\(goldenName).json")
     }
 
     @Test("the translation of a fixed desired state matches Golden/translator-default.json")

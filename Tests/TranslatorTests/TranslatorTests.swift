@@ -72,7 +72,7 @@ struct TranslatorTests {
         #expect(Translator.orderedChain(middleware.sorted { $0.name < $1.name }).map(\.name) == expected)
     }
 
-    @Test("the egress chain is dynamic_forward_proxy, the middleware in order, then the router")
+    @Test("the egress chain is dynamic_forward_proxy, the internal-destination guard, the middleware in order, then the router")
     func egressFilters() throws {
         let state = Samples.desiredState(middleware: [
             Self.middleware("metrics", phase: .stats),
@@ -82,7 +82,7 @@ struct TranslatorTests {
         let resources = Translator.translate(state, for: .everyOther)
         let hcm = try resources.hcm(Names.egressListener)
         #expect(hcm.httpFilters.map(\.name) == [
-            "envoy.filters.http.dynamic_forward_proxy",
+            "envoy.filters.http.dynamic_forward_proxy", "envoy.filters.http.rbac",
             "qpilot.middleware.login", "qpilot.middleware.policy", "qpilot.middleware.metrics",
             "envoy.filters.http.router",
         ])
@@ -102,7 +102,7 @@ struct TranslatorTests {
         #expect(listener.address.socketAddress.portValue == 10000)
     }
 
-    @Test("the callout listener is internal and has no middleware")
+    @Test("the callout listener is internal, guarded, and has no middleware")
     func calloutListener() throws {
         let resources = Translator.translate(Samples.desiredState(), for: .everyOther)
         let listener = try resources.listener(Names.calloutListener)
@@ -112,7 +112,9 @@ struct TranslatorTests {
         }
         #expect(!listener.hasAddress)
         let hcm = try resources.hcm(Names.calloutListener)
-        #expect(hcm.httpFilters.map(\.name) == ["envoy.filters.http.dynamic_forward_proxy", "envoy.filters.http.router"])
+        #expect(hcm.httpFilters.map(\.name) == [
+            "envoy.filters.http.dynamic_forward_proxy", "envoy.filters.http.rbac", "envoy.filters.http.router",
+        ])
         #expect(hcm.statPrefix == Names.calloutListener)
         #expect(hcm.accessLog.count == 1, "the callout log defaults to /dev/stdout")
 
@@ -154,7 +156,7 @@ struct TranslatorTests {
         let resources = Translator.translate(state, for: fleet.map(FleetKey.named) ?? .everyOther)
         #expect(resources.extensionConfigs.map(\.name) == expected)
         let chain = try resources.hcm(Names.egressListener).httpFilters.map(\.name)
-        #expect(Array(chain.dropFirst().dropLast()) == expected)
+        #expect(Array(chain.dropFirst(2).dropLast()) == expected)  // after the forward proxy and the guard
     }
 
     // MARK: Failure policy
@@ -291,12 +293,12 @@ struct TranslatorTests {
         #expect(one.extensionConfigs == two.extensionConfigs)
     }
 
-    @Test("no middleware: the chain is the forward proxy and the router, and there is no ECDS")
+    @Test("no middleware: the chain is the forward proxy, the guard and the router, and there is no ECDS")
     func noMiddleware() throws {
         let resources = Translator.translate(Samples.desiredState(middleware: []), for: .everyOther)
         #expect(resources.extensionConfigs.isEmpty)
         #expect(try resources.hcm(Names.egressListener).httpFilters.map(\.name) == [
-            "envoy.filters.http.dynamic_forward_proxy", "envoy.filters.http.router",
+            "envoy.filters.http.dynamic_forward_proxy", "envoy.filters.http.rbac", "envoy.filters.http.router",
         ])
     }
 }

@@ -83,12 +83,134 @@ public nonisolated struct Envoy_Config_Rbac_V3_RBAC: Sendable {
 /// checked_condition = 4) are omitted from this subset because they pull in
 /// route/matcher/CEL types. Only an empty policy map (or no policies) can be
 /// expressed with this definition.
+/// A policy matches when one of its permissions and one of its principals match.
 public nonisolated struct Envoy_Config_Rbac_V3_Policy: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  public var permissions: [Envoy_Config_Rbac_V3_Permission] = []
+
+  public var principals: [Envoy_Config_Rbac_V3_Principal] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// What a request does (here: where it goes).
+public nonisolated struct Envoy_Config_Rbac_V3_Permission: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var rule: OneOf_Rule? {
+    get {return _storage._rule}
+    set {_uniqueStorage()._rule = newValue}
+  }
+
+  /// Every rule matches.
+  public var andRules: Envoy_Config_Rbac_V3_Permission.Set {
+    get {
+      if case .andRules(let v)? = _storage._rule {return v}
+      return Envoy_Config_Rbac_V3_Permission.Set()
+    }
+    set {_uniqueStorage()._rule = .andRules(newValue)}
+  }
+
+  /// At least one rule matches.
+  public var orRules: Envoy_Config_Rbac_V3_Permission.Set {
+    get {
+      if case .orRules(let v)? = _storage._rule {return v}
+      return Envoy_Config_Rbac_V3_Permission.Set()
+    }
+    set {_uniqueStorage()._rule = .orRules(newValue)}
+  }
+
+  /// Anything.
+  public var any: Bool {
+    get {
+      if case .any(let v)? = _storage._rule {return v}
+      return false
+    }
+    set {_uniqueStorage()._rule = .any(newValue)}
+  }
+
+  /// The opposite of a permission.
+  public var notRule: Envoy_Config_Rbac_V3_Permission {
+    get {
+      if case .notRule(let v)? = _storage._rule {return v}
+      return Envoy_Config_Rbac_V3_Permission()
+    }
+    set {_uniqueStorage()._rule = .notRule(newValue)}
+  }
+
+  /// An extension matcher (category envoy.rbac.matchers).
+  public var matcher: Envoy_Config_Core_V3_TypedExtensionConfig {
+    get {
+      if case .matcher(let v)? = _storage._rule {return v}
+      return Envoy_Config_Core_V3_TypedExtensionConfig()
+    }
+    set {_uniqueStorage()._rule = .matcher(newValue)}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated enum OneOf_Rule: Equatable, Sendable {
+    /// Every rule matches.
+    case andRules(Envoy_Config_Rbac_V3_Permission.Set)
+    /// At least one rule matches.
+    case orRules(Envoy_Config_Rbac_V3_Permission.Set)
+    /// Anything.
+    case any(Bool)
+    /// The opposite of a permission.
+    case notRule(Envoy_Config_Rbac_V3_Permission)
+    /// An extension matcher (category envoy.rbac.matchers).
+    case matcher(Envoy_Config_Core_V3_TypedExtensionConfig)
+
+  }
+
+  public nonisolated struct Set: Sendable {
+    // SwiftProtobuf.Message conformance is added in an extension below. See the
+    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+    // methods supported on all messages.
+
+    public var rules: [Envoy_Config_Rbac_V3_Permission] = []
+
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+    public init() {}
+  }
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// Who sends a request.
+public nonisolated struct Envoy_Config_Rbac_V3_Principal: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var identifier: Envoy_Config_Rbac_V3_Principal.OneOf_Identifier? = nil
+
+  /// Any downstream.
+  public var any: Bool {
+    get {
+      if case .any(let v)? = identifier {return v}
+      return false
+    }
+    set {identifier = .any(newValue)}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated enum OneOf_Identifier: Equatable, Sendable {
+    /// Any downstream.
+    case any(Bool)
+
+  }
 
   public init() {}
 }
@@ -138,18 +260,254 @@ nonisolated extension Envoy_Config_Rbac_V3_RBAC.Action: SwiftProtobuf._ProtoName
 
 nonisolated extension Envoy_Config_Rbac_V3_Policy: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Policy"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}permissions\0\u{1}principals\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    // Load everything into unknown fields
-    while try decoder.nextFieldNumber() != nil {}
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.permissions) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.principals) }()
+      default: break
+      }
+    }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.permissions.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.permissions, fieldNumber: 1)
+    }
+    if !self.principals.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.principals, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Envoy_Config_Rbac_V3_Policy, rhs: Envoy_Config_Rbac_V3_Policy) -> Bool {
+    if lhs.permissions != rhs.permissions {return false}
+    if lhs.principals != rhs.principals {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Envoy_Config_Rbac_V3_Permission: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Permission"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}and_rules\0\u{3}or_rules\0\u{1}any\0\u{4}\u{5}not_rule\0\u{2}\u{4}matcher\0")
+
+  fileprivate class _StorageClass {
+    var _rule: Envoy_Config_Rbac_V3_Permission.OneOf_Rule?
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _rule = source._rule
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try {
+          var v: Envoy_Config_Rbac_V3_Permission.Set?
+          var hadOneofValue = false
+          if let current = _storage._rule {
+            hadOneofValue = true
+            if case .andRules(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._rule = .andRules(v)
+          }
+        }()
+        case 2: try {
+          var v: Envoy_Config_Rbac_V3_Permission.Set?
+          var hadOneofValue = false
+          if let current = _storage._rule {
+            hadOneofValue = true
+            if case .orRules(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._rule = .orRules(v)
+          }
+        }()
+        case 3: try {
+          var v: Bool?
+          try decoder.decodeSingularBoolField(value: &v)
+          if let v = v {
+            if _storage._rule != nil {try decoder.handleConflictingOneOf()}
+            _storage._rule = .any(v)
+          }
+        }()
+        case 8: try {
+          var v: Envoy_Config_Rbac_V3_Permission?
+          var hadOneofValue = false
+          if let current = _storage._rule {
+            hadOneofValue = true
+            if case .notRule(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._rule = .notRule(v)
+          }
+        }()
+        case 12: try {
+          var v: Envoy_Config_Core_V3_TypedExtensionConfig?
+          var hadOneofValue = false
+          if let current = _storage._rule {
+            hadOneofValue = true
+            if case .matcher(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._rule = .matcher(v)
+          }
+        }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      switch _storage._rule {
+      case .andRules?: try {
+        guard case .andRules(let v)? = _storage._rule else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+      }()
+      case .orRules?: try {
+        guard case .orRules(let v)? = _storage._rule else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+      }()
+      case .any?: try {
+        guard case .any(let v)? = _storage._rule else { preconditionFailure() }
+        try visitor.visitSingularBoolField(value: v, fieldNumber: 3)
+      }()
+      case .notRule?: try {
+        guard case .notRule(let v)? = _storage._rule else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+      }()
+      case .matcher?: try {
+        guard case .matcher(let v)? = _storage._rule else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+      }()
+      case nil: break
+      }
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Envoy_Config_Rbac_V3_Permission, rhs: Envoy_Config_Rbac_V3_Permission) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._rule != rhs_storage._rule {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Envoy_Config_Rbac_V3_Permission.Set: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = Envoy_Config_Rbac_V3_Permission.protoMessageName + ".Set"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}rules\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.rules) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.rules.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.rules, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Envoy_Config_Rbac_V3_Permission.Set, rhs: Envoy_Config_Rbac_V3_Permission.Set) -> Bool {
+    if lhs.rules != rhs.rules {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Envoy_Config_Rbac_V3_Principal: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Principal"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\u{3}any\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 3: try {
+        var v: Bool?
+        try decoder.decodeSingularBoolField(value: &v)
+        if let v = v {
+          if self.identifier != nil {try decoder.handleConflictingOneOf()}
+          self.identifier = .any(v)
+        }
+      }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if case .any(let v)? = self.identifier {
+      try visitor.visitSingularBoolField(value: v, fieldNumber: 3)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Envoy_Config_Rbac_V3_Principal, rhs: Envoy_Config_Rbac_V3_Principal) -> Bool {
+    if lhs.identifier != rhs.identifier {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -87,7 +87,9 @@ enum ChainCompiler {
         }
         let endpoint = server.modules.endpointForEnvoy
         let state = DesiredState(
-            egress: .init(address: desired.egress.address, port: desired.egress.port, accessLog: desired.egress.accessLog),
+            egress: .init(
+                address: desired.egress.address, port: desired.egress.port, accessLog: desired.egress.accessLog,
+                allowInternal: desired.egress.allowInternal),
             callout: .init(accessLog: desired.callout.accessLog),
             moduleEndpoint: .init(host: endpoint.host, port: endpoint.port), middleware: middleware)
 

@@ -1,5 +1,6 @@
 import Foundation
 import QpilotAPI
+import Translator
 
 /// The part of qpilot.yaml that a reload applies: what Envoy's config is made of, and in file
 /// mode the middleware chain itself.
@@ -9,6 +10,8 @@ public struct DesiredConfig: Sendable, Equatable {
         public var port = 10000
         /// An access-log path (resolved), or nil for none.
         public var accessLog: String?
+        /// Internal destinations that requests may reach all the same (see Translator.internalDestinations).
+        public var allowInternal: [InternalDestination] = []
     }
 
     public struct Callout: Sendable, Equatable {

@@ -86,7 +86,7 @@ public struct QpilotConfig: Sendable, Equatable {
         config.server = server
         var desired = config.desired
         if let egress = top["egress"] {
-            let fields = try egress.mapping(allowed: ["address", "port", "accessLog"])
+            let fields = try egress.mapping(allowed: ["address", "port", "accessLog", "allowInternal"])
             if let address = fields["address"] {
                 let host = try nonEmpty(address)
                 // Envoy takes only an IP here; a hostname would be published and NACKed by every node.
@@ -101,6 +101,17 @@ public struct QpilotConfig: Sendable, Equatable {
                 desired.egress.port = value
             }
             if let log = fields["accessLog"] { desired.egress.accessLog = log.isNull ? nil : try path(log).path }
+            if let allow = fields["allowInternal"], !allow.isNull {
+                desired.egress.allowInternal = []
+                for item in try allow.sequence() {
+                    let text = try item.string()
+                    do throws(InternalDestinationError) {
+                        desired.egress.allowInternal.append(try InternalDestination(parsing: text))
+                    } catch {
+                        throw item.error(error.description)
+                    }
+                }
+            }
         }
         if let callout = top["callout"] {
             let fields = try callout.mapping(allowed: ["accessLog"])

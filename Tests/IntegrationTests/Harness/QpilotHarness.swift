@@ -67,7 +67,7 @@ final class QpilotHarness: @unchecked Sendable {
         admin: { address: 127.0.0.1:\(admin) }
         modules: { address: 127.0.0.1:\(modules), sharedDir: ./shared\(modulesExtra.isEmpty ? "" : ", " + modulesExtra) }
         dataDir: ./data
-        egress: { address: 127.0.0.1, port: \(egress) }
+        egress: { address: 127.0.0.1, port: \(egress), allowInternal: [127.0.0.0/8] }
         callout: { accessLog: ./callout-access.log }
         \(extra)
         \(middleware.map { "middleware:\n\($0)" } ?? "")
