@@ -233,6 +233,9 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "QpilotServer", "XDS", "EnvoyAPI", "Modules", "QpilotAPI", "QpilotTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -43,8 +43,10 @@ struct SourceOptions: ParsableArguments {
         }
         let base = URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true)
         let parsed = try ModuleSource(parsing: source, relativeTo: base)
-        let fetcher = ModuleFetcher(
-            limits: FetchLimits(maxModuleBytes: maxModuleBytes, timeout: .seconds(timeout)), credentials: credentials)
+        var limits = FetchLimits(maxModuleBytes: maxModuleBytes, timeout: .seconds(timeout))
+        // qctl fetches for the person who runs it, from their own machine: private networks are theirs.
+        limits.allowPrivate = ["0.0.0.0/0", "::/0"]
+        let fetcher = ModuleFetcher(limits: limits, credentials: credentials)
         let bar = ProgressBar(label: "fetching")
         defer { bar.finish() }
         var progress: (@Sendable (Int, Int?) -> Void)?

@@ -12,6 +12,7 @@ import time
 
 module = open(sys.argv[1], "rb").read()
 counts = {}
+hosts = []
 lock = threading.Lock()
 
 
@@ -54,6 +55,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with lock:
             counts[path] = counts.get(path, 0) + 1
             count = counts[path]
+            if path != "/__hosts":
+                hosts.append(self.headers.get("Host", ""))
         if path == "/redirect":
             return self.reply(302, b"", {"location": "/hop"})
         if path == "/hop":
@@ -95,6 +98,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         if path == "/__count":
             return self.reply(200, str(counts).encode())
+        if path == "/__hosts":  # the Host header of every request so far, one a line
+            return self.reply(200, "\n".join(hosts).encode())
         if path in routes:
             return self.reply(200, routes[path])
         return self.reply(404, b"not found")

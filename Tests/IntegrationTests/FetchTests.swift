@@ -1,5 +1,8 @@
+import AsyncHTTPClient
 import Foundation
-import Modules
+@testable import Modules
+import NIOCore
+import NIOHTTP1
 import Testing
 
 extension Integration {
@@ -91,6 +94,42 @@ extension Integration {
             await #expect(throws: ModuleError.self) {
                 try await fetcher.fetch(server.url("/module.wasm"), expectedSHA256: String(repeating: "0", count: 64))
             }
+        }
+
+        @Test("Where loopback is refused, modules.allowPrivate opens a host by name or by block; the request keeps its name")
+        func allowList() async throws {
+            let server = try await Server()
+            var limits = Self.limits
+            limits.allowLoopback = false
+            let byName = URL(string: "http://localhost:\(server.port)/module.wasm")!
+            let byAddress = URL(string: "http://127.0.0.1:\(server.port)/module.wasm")!
+            for url in [byName, byAddress] {
+                let error = await #expect(throws: ModuleError.self) { try await ModuleFetcher(limits: limits).fetch(.http(url)) }
+                #expect(error?.message.contains("refusing to fetch") == true, "\(url): \(String(describing: error))")
+            }
+            limits.allowPrivate = ["localhost"]
+            #expect(try await ModuleFetcher(limits: limits).fetch(.http(byName)).module == (try expected))
+            limits.allowPrivate = ["127.0.0.0/8"]
+            #expect(try await ModuleFetcher(limits: limits).fetch(.http(byAddress)).module == (try expected))
+            let hosts = try curl(["http://127.0.0.1:\(server.port)/__hosts"]).body.split(separator: "\n")
+            #expect(hosts.contains("localhost:\(server.port)"), "the request to a name carries the name: \(hosts)")
+        }
+
+        @Test("A fetch connects to the address the policy checked, never resolving the name again")
+        func pinned() async throws {
+            let server = try await Server()
+            // `pinned.invalid` resolves nowhere (RFC 6761), so only the pin can reach the server.
+            let client = HTTPClient(
+                eventLoopGroup: HTTPClient.defaultEventLoopGroup,
+                configuration: HTTPFetcher.configuration(pinning: "pinned.invalid", to: "127.0.0.1"))
+            defer { Task { try? await client.shutdown() } }
+            let response = try await client.execute(
+                HTTPClientRequest(url: "http://pinned.invalid:\(server.port)/module.wasm"), timeout: .seconds(5))
+            #expect(response.status.code == 200)
+            let hosts = try curl(["http://127.0.0.1:\(server.port)/__hosts"]).body.split(separator: "\n")
+            #expect(hosts.contains("pinned.invalid:\(server.port)"), "\(hosts)")
+            // And the policy's answer is what the fetch pins: the checked address.
+            #expect(try await AddressPolicy.check(host: "localhost", limits: Self.limits) == "127.0.0.1")
         }
 
         @Test("Link-local and cloud-metadata addresses are refused before any connection")

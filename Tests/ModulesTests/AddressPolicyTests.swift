@@ -32,6 +32,29 @@ struct AddressPolicyTests {
         #expect(error?.message.contains("refusing to fetch") == true, "\(url): \(String(describing: error))")
     }
 
+    @Test(
+        "private and shared ranges are refused unless listed, and the message says how to list them",
+        arguments: [
+            "http://10.1.2.3/x.wasm", "http://172.16.0.1/x.wasm", "http://172.31.255.254/x.wasm", "http://192.168.1.1/x.wasm",
+            "http://100.64.0.1/x.wasm", "http://[fd12::1]/x.wasm", "http://[::ffff:10.0.0.1]/x.wasm", "http://[64:ff9b::a00:1]/x.wasm",
+        ])
+    func privateRefused(url: String) async throws {
+        let error = await #expect(throws: ModuleError.self) {
+            try await ModuleFetcher(limits: Self.limits).fetch(.http(try #require(URL(string: url))))
+        }
+        #expect(error?.message.contains("modules.allowPrivate") == true, "\(url): \(String(describing: error))")
+    }
+
+    @Test("allowPrivate entries: names, *.domains and IP blocks; anything else is refused with what to write")
+    func allowEntries() {
+        for good in ["registry.internal", "*.corp.example", "10.20.0.0/16", "10.1.2.3", "fd00::/8", "Registry-1.Example"] {
+            #expect(FetchLimits.problem(allowPrivate: good) == nil, "\(good)")
+        }
+        for bad in ["", "10.0.0.0/33", "http://registry", "registry:5000", "a..b", "-a.example", "*"] {
+            #expect(FetchLimits.problem(allowPrivate: bad)?.contains("neither a host name") == true, "\(bad)")
+        }
+    }
+
     @Test("loopback, however it is written, is refused where loopback is not allowed")
     func loopback() async throws {
         var limits = Self.limits

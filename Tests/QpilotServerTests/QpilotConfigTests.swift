@@ -33,6 +33,7 @@ struct QpilotConfigTests {
           maxDecompressedBytes: 2097152
           fetchTimeoutSeconds: 15
           refreshSeconds: 300
+          allowPrivate: [registry.internal, "*.corp.example", 10.20.0.0/16]
         dataDir: /var/lib/qpilot
         egress:
           address: 0.0.0.0
@@ -76,6 +77,7 @@ struct QpilotConfigTests {
         #expect(config.desired.egress.address == "0.0.0.0")
         #expect(config.desired.egress.port == 15001)
         #expect(config.desired.egress.accessLog == "/var/log/egress.log")
+        #expect(config.server.modules.allowPrivate == ["registry.internal", "*.corp.example", "10.20.0.0/16"])
         #expect(config.desired.egress.allowInternal.map(\.description) == ["127.0.0.1:18080", "[::1]:8000-8099"])
         #expect(config.desired.callout.accessLog == nil, "null turns the callout log off")
         #expect(config.desired.delivery == .remote)
@@ -323,6 +325,14 @@ struct QpilotConfigTests {
                 """,
             lineMarker: "localhost", field: "egress.allowInternal[0]",
             mentions: ["'localhost' is not an IP address", "such as 127.0.0.1:18080"]),
+        Broken(
+            label: "an allowPrivate entry that is a URL",
+            yaml: """
+                modules:
+                  allowPrivate: ["http://registry.internal"]
+                """,
+            lineMarker: "allowPrivate", field: "modules.allowPrivate[0]",
+            mentions: ["neither a host name", "10.20.0.0/16"]),
         Broken(
             label: "a section that is not a mapping",
             yaml: """

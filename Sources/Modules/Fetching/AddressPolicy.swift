@@ -8,7 +8,13 @@ import Synchronization
 /// - always refused: "this network" 0.0.0.0/8 (0.0.0.0 reaches loopback), link-local
 ///   169.254.0.0/16 and fe80::/10 (cloud metadata lives there), the metadata addresses
 ///   100.100.100.200 and fd00:ec2::254, the unspecified ::, multicast and broadcast;
-/// - loopback 127.0.0.0/8 and ::1, unless allowed.
+/// - loopback 127.0.0.0/8 and ::1, unless allowed;
+/// - private ranges (10/8, 172.16/12, 192.168/16, 100.64/10 shared address space, fc00::/7),
+///   unless the host or the address is on the operator's list (`modules.allowPrivate`).
+///
+/// The fetch then connects to the address that was checked (see HTTPFetcher), never to a second
+/// resolution of the name, so a name that answers a public address to the check and a private
+/// one to the connect (DNS rebinding) reaches nothing it should not.
 enum AddressPolicy {
     static let metadataHostnames: Set<String> = ["metadata.google.internal", "metadata", "instance-data"]
 
@@ -72,6 +78,21 @@ enum AddressPolicy {
             prefix = parts.count > 1 ? Int(parts[1]) ?? 0 : base.count * 8
             self.reason = reason
         }
+
+        /// `10.0.0.0/8`, `10.1.2.3`, `fd00::/8`; nil for anything else.
+        init?(parsing text: String) {
+            let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let address = Address(String(parts[0])) else { return nil }
+            let bits = address.bytes.count * 8
+            if parts.count == 2 {
+                guard let value = Int(parts[1]), (0...bits).contains(value) else { return nil }
+                prefix = value
+            } else {
+                prefix = bits
+            }
+            base = address.bytes
+            reason = "allowed"
+        }
     }
 
     static let refused: [Network] = [
@@ -88,27 +109,86 @@ enum AddressPolicy {
 
     static let loopback: [Network] = [Network("127.0.0.0/8", "loopback"), Network("::1/128", "loopback")]
 
+    static let privateRanges: [Network] = [
+        Network("10.0.0.0/8", "private"), Network("172.16.0.0/12", "private"), Network("192.168.0.0/16", "private"),
+        Network("100.64.0.0/10", "shared (carrier-grade NAT)"), Network("fc00::/7", "private (unique local)"),
+    ]
+
+    /// Hosts and IP blocks that fetches may reach although they are private (or loopback, where
+    /// loopback is refused): `registry.internal`, `*.corp.example`, `10.20.0.0/16`.
+    struct AllowList: Sendable {
+        var names: [String] = []
+        var suffixes: [String] = []
+        var networks: [Network] = []
+
+        init(_ entries: [String]) {
+            for entry in entries {
+                let text = entry.lowercased()
+                if text.hasPrefix("*.") {
+                    suffixes.append(String(text.dropFirst()))
+                } else if let network = Network(parsing: text) {
+                    networks.append(network)
+                } else {
+                    names.append(text)
+                }
+            }
+        }
+
+        func allows(name: String) -> Bool { names.contains(name) || suffixes.contains { name.hasSuffix($0) } }
+        func allows(_ address: Address) -> Bool { networks.contains(where: address.within) }
+    }
+
+    /// Why `entry` cannot be on the allow-list, or nil when it can: a host name, `*.` and a
+    /// domain, or an IP address or block.
+    static func problem(allowEntry entry: String) -> String? {
+        let text = entry.lowercased()
+        if Network(parsing: text) != nil { return nil }
+        let name = text.hasPrefix("*.") ? String(text.dropFirst(2)) : text
+        let labels = name.split(separator: ".", omittingEmptySubsequences: false)
+        let valid = !name.isEmpty && name.count <= 253 && labels.allSatisfy { label in
+            !label.isEmpty && label.count <= 63 && !label.hasPrefix("-") && !label.hasSuffix("-")
+                && label.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
+        }
+        return valid ? nil : "'\(entry)' is neither a host name (registry.internal, *.corp.example) nor an IP address or block (10.20.0.0/16)"
+    }
+
     /// How long a name may take to resolve before the fetch gives up on it.
     static let resolveTimeout = Duration.seconds(10)
 
     /// Resolves `host` and checks every address it resolves to. getaddrinfo blocks its thread,
     /// so it runs on NIO's thread pool, never on the tasks that serve xDS and the admin API, and
     /// a name server that does not answer costs the fetch `resolveTimeout`, not the server.
-    static func check(host: String, allowLoopback: Bool) async throws(ModuleError) {
+    ///
+    /// Returns the address to connect to: the first one the name resolved to, every one of which
+    /// passed. A name that resolves to nothing throws.
+    static func check(host: String, limits: FetchLimits) async throws(ModuleError) -> String {
         var name = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
         while name.hasSuffix(".") { name.removeLast() }  // `metadata.google.internal.` is the same name
         if metadataHostnames.contains(name) {
             throw ModuleError("refusing to fetch from \(host): it is a cloud metadata service")
         }
-        for text in try await resolveOffPool(name) {
+        let allow = AllowList(limits.allowPrivate)
+        let allowedName = allow.allows(name: name)
+        let addresses = try await resolveOffPool(name)
+        var first: Address?
+        for text in addresses {
             guard let address = Address(text)?.unmapped else { continue }
             if let network = refused.first(where: address.within) {
                 throw ModuleError("refusing to fetch from \(host) (\(address)): \(network.reason) addresses are not allowed")
             }
-            if !allowLoopback, let network = loopback.first(where: address.within) {
+            let listed = allowedName || allow.allows(address)
+            if !limits.allowLoopback, !listed, let network = loopback.first(where: address.within) {
                 throw ModuleError("refusing to fetch from \(host) (\(address)): \(network.reason) addresses are not allowed here")
             }
+            if !listed, let network = privateRanges.first(where: address.within) {
+                throw ModuleError(
+                    "refusing to fetch from \(host) (\(address)): \(network.reason) addresses are reached only when listed; "
+                        + "add '\(name)' or its address block to modules.allowPrivate in qpilot.yaml if this source is yours")
+            }
+            if first == nil { first = address }
         }
+        guard let first else { throw ModuleError("cannot resolve \(host): the name has no address") }
+        return first.description
     }
 
     static func resolveOffPool(_ name: String) async throws(ModuleError) -> [String] {

@@ -67,6 +67,13 @@ public struct FetchLimits: Sendable, Equatable {
     /// The slowest a body may arrive, on average, once `timeout` has passed since it started: a
     /// source that drips bytes is given up on rather than holding a reload or a write.
     public var minimumBytesPerSecond = 16 * 1024
+    /// Host names (`registry.internal`, `*.corp.example`) and IP blocks (`10.20.0.0/16`) that
+    /// fetches may reach although they resolve to private addresses (or loopback, where loopback
+    /// is not allowed). Everything else private is refused.
+    public var allowPrivate: [String] = []
+
+    /// Why `entry` cannot be on `allowPrivate`, or nil when it can.
+    public static func problem(allowPrivate entry: String) -> String? { AddressPolicy.problem(allowEntry: entry) }
 
     public init(
         maxModuleBytes: Int = 256 * 1024 * 1024, maxDecompressedBytes: Int = 512 * 1024 * 1024,

@@ -72,8 +72,16 @@ public struct QpilotConfig: Sendable, Equatable {
         if let modules = top["modules"] {
             let fields = try modules.mapping(allowed: [
                 "address", "publicAddress", "sharedDir", "credentialsFile", "maxModuleBytes", "maxDecompressedBytes",
-                "fetchTimeoutSeconds", "refreshSeconds",
+                "fetchTimeoutSeconds", "refreshSeconds", "allowPrivate",
             ])
+            if let allow = fields["allowPrivate"], !allow.isNull {
+                server.modules.allowPrivate = []
+                for item in try allow.sequence() {
+                    let entry = try item.string()
+                    if let problem = FetchLimits.problem(allowPrivate: entry) { throw item.error(problem) }
+                    server.modules.allowPrivate.append(entry)
+                }
+            }
             if let file = fields["credentialsFile"] { server.modules.credentialsFile = try path(file) }
             if let value = fields["maxModuleBytes"] { server.modules.maxModuleBytes = try positive(value) }
             if let value = fields["maxDecompressedBytes"] { server.modules.maxDecompressedBytes = try positive(value) }

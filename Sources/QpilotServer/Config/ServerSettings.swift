@@ -29,6 +29,8 @@ public struct ServerSettings: Sendable, Equatable {
         public var fetchTimeoutSeconds = 60
         /// How often sources with `pullPolicy: Always` are fetched again.
         public var refreshSeconds = 60
+        /// Hosts and IP blocks that module fetches may reach although they are private.
+        public var allowPrivate: [String] = []
 
         /// Where Envoy fetches modules delivered `remote`.
         public var endpointForEnvoy: HostPort { publicAddress ?? address }

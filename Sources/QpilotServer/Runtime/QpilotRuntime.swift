@@ -54,9 +54,10 @@ public struct QpilotRuntime: Sendable {
         store = try SQLiteStateStore(directory: server.dataDir)
         var credentials = RegistryCredentials()
         if let file = server.modules.credentialsFile { credentials = try RegistryCredentials.dockerConfig(at: file) }
-        let limits = FetchLimits(
+        var limits = FetchLimits(
             maxModuleBytes: server.modules.maxModuleBytes, maxDecompressedBytes: server.modules.maxDecompressedBytes,
             timeout: .seconds(server.modules.fetchTimeoutSeconds))
+        limits.allowPrivate = server.modules.allowPrivate
         modules = ModuleResolver(
             fetcher: ModuleFetcher(limits: limits, credentials: credentials), store: moduleStore,
             directory: url.deletingLastPathComponent(), sharedDir: server.modules.sharedDir, logger: logger)
