@@ -21,7 +21,8 @@ struct PushCommand: AsyncParsableCommand {
 
             SOURCE is fetched and validated by the qpilot server, not by qctl. A SOURCE that is a path to an \
             existing local file is sent as an absolute path, so the server must be able to read that path (the \
-            same machine, or a shared disk); otherwise use an http(s):// or oci:// source. \
+            same machine, or a shared disk) and it must lie in one of the server's modules.sourceDirs; otherwise \
+            use an http(s):// or oci:// source. \
             `qctl module validate SOURCE` checks a module locally first.
 
             A `${secret:NAME}` string in the config is replaced by that secret's value when qpilot builds \

@@ -42,7 +42,7 @@ struct Workspace {
         let moduleStore = try ModuleStore(dataDirectory: config.server.dataDir)
         let resolver = ModuleResolver(
             fetcher: ModuleFetcher(), store: moduleStore, directory: directory, sharedDir: config.server.modules.sharedDir,
-            logger: logger)
+            sourceDirs: config.server.modules.sourceDirs, logger: logger)
         return ChainWriter(
             configURL: configURL, loaded: config, cache: cache, store: try SQLiteStateStore(directory: config.server.dataDir),
             modules: resolver, moduleStore: moduleStore, logger: logger)

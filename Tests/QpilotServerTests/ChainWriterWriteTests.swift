@@ -16,7 +16,7 @@ struct ChainWriterWriteTests {
     static func storeMode() async throws -> (Workspace, SnapshotCache, ChainWriter, String) {
         let workspace = try Workspace()
         try workspace.write("modules/auth.wasm", Samples.wasm("auth"))
-        try workspace.writeConfig("dataDir: data\n")
+        try workspace.writeConfig("dataDir: data\nmodules: { sourceDirs: [modules] }\n")
         let cache = SnapshotCache()
         let writer = try workspace.writer(cache: cache)
         try await writer.reload().get()
@@ -89,6 +89,41 @@ struct ChainWriterWriteTests {
             #expect(error.code == .secretInUse)
             #expect(error.details["middleware"] == "keyed")
         }
+    }
+
+    @Test("file sources from the API are read only inside modules.sourceDirs, and a path outside learns nothing about its file")
+    func sourceDirsConfine() async throws {
+        let (workspace, _, writer, module) = try await Self.storeMode()
+        defer { workspace.remove() }
+        // A valid module outside sourceDirs, reached directly and through a link inside them.
+        try workspace.write("elsewhere/auth.wasm", Samples.wasm("auth"))
+        let outside = workspace.directory.appendingPathComponent("elsewhere/auth.wasm").path
+        let link = workspace.directory.appendingPathComponent("modules/link.wasm").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: outside)
+
+        func refusal(_ source: String) async -> QpilotError? {
+            do {
+                _ = try await writer.write(.put(MiddlewareSpec(name: "m", source: source)), expected: nil, actor: Self.actor)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        for source in [outside, "/etc/passwd", "/etc/no-such-file", "../elsewhere/auth.wasm", "modules/../elsewhere/auth.wasm"] {
+            let error = await refusal(source)
+            #expect(error?.code == .invalidModule, "\(source)")
+            #expect(error?.field == "middleware[0].source")
+            #expect(error?.message.contains("is outside them. Add its folder to modules.sourceDirs") == true, "\(source): \(String(describing: error))")
+        }
+        // The same words whether the file exists or not: no oracle.
+        let passwd = await refusal("/etc/passwd")?.message.replacingOccurrences(of: "/etc/passwd", with: "X")
+        #expect(passwd == (await refusal("/etc/no-such-file")?.message.replacingOccurrences(of: "/etc/no-such-file", with: "X")))
+        #expect(await refusal(link)?.message.contains("leads outside them") == true)
+        // And the validate endpoint is held to the same folders.
+        await #expect(throws: QpilotError.self) { try await writer.modules.check(source: outside, sha256: nil) }
+        _ = try await writer.modules.check(source: module, sha256: nil)
+        #expect(await refusal(module) == nil)
+        #expect(try await writer.store.head()?.number == 1)
     }
 
     @Test("delivery file through the API needs modules.sharedDir; nothing is written beside qpilot.yaml")

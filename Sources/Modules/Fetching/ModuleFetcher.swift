@@ -64,7 +64,7 @@ public struct ModuleFetcher: Sendable {
     }
 
     static func readFile(_ url: URL, limits: FetchLimits) throws(ModuleError) -> LoadedModule {
-        let bytes = try readBounded(url, maxBytes: limits.maxModuleBytes)
+        let bytes = try readBounded(url, maxBytes: limits.maxModuleBytes, within: limits.fileDirectories)
         if Archive.isGzip(bytes) {
             return try checked(try Archive.module(fromTarGz: bytes, limits: limits, origin: url.path), origin: url.path)
         }
@@ -74,12 +74,29 @@ public struct ModuleFetcher: Sendable {
     /// The bytes of a regular file of at most `maxBytes`. The size is taken from the opened
     /// descriptor, so a symbolic link is judged by what it points to, and a device or a pipe
     /// (which could be read forever) is refused.
-    static func readBounded(_ url: URL, maxBytes: Int) throws(ModuleError) -> Data {
+    ///
+    /// With `directories`, the path, its symbolic links followed, must lie in one of them before
+    /// anything is opened, and a path outside gets the same answer whether or not its file exists
+    /// (no oracle). So must the file actually opened, read back from the descriptor, so a link
+    /// swapped in after the check is refused too.
+    static func readBounded(_ url: URL, maxBytes: Int, within directories: [URL]? = nil) throws(ModuleError) -> Data {
+        let real = directories?.map { URL(fileURLWithPath: $0.path).resolvingSymlinksInPath().path }
+        if let directories, let real {
+            let lexical = url.standardizedFileURL.path
+            let written = Self.path(lexical, isIn: directories.map { $0.standardizedFileURL.path } + real)
+            guard Self.path(url.standardizedFileURL.resolvingSymlinksInPath().path, isIn: real) else {
+                throw outside(url, directories, leads: written)
+            }
+        }
         let fd = open(url.path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             throw ModuleError("cannot read module \(url.path): \(errno == ENOENT ? "no such file" : String(cString: strerror(errno)))")
         }
         defer { close(fd) }
+        if let directories, let real {
+            let opened = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(fd)")) ?? ""
+            guard !opened.isEmpty, Self.path(opened, isIn: real) else { throw outside(url, directories, leads: true) }
+        }
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw ModuleError("cannot read module \(url.path): \(String(cString: strerror(errno)))") }
         guard (info.st_mode & S_IFMT) == S_IFREG else { throw ModuleError("\(url.path) is not a regular file") }
@@ -97,5 +114,20 @@ public struct ModuleFetcher: Sendable {
         }
         // A file that shrank while it was read is taken as read; one that grew is not read past its size.
         return bytes.prefix(total)
+    }
+
+    static func path(_ path: String, isIn directories: [String]) -> Bool {
+        directories.contains { directory in
+            let prefix = directory.hasSuffix("/") ? directory : directory + "/"
+            return path.hasPrefix(prefix)
+        }
+    }
+
+    static func outside(_ url: URL, _ directories: [URL], leads: Bool) -> ModuleError {
+        let allowed = directories.isEmpty ? "none are set" : directories.map(\.path).joined(separator: ", ")
+        let how = leads ? "leads outside them (through a symbolic link)" : "is outside them"
+        return ModuleError(
+            "module files sent through the admin API are read only from modules.sourceDirs (\(allowed)); \(url.path) \(how). "
+                + "Add its folder to modules.sourceDirs in qpilot.yaml, or use an http(s):// or oci:// source")
     }
 }

@@ -71,6 +71,10 @@ public struct FetchLimits: Sendable, Equatable {
     /// fetches may reach although they resolve to private addresses (or loopback, where loopback
     /// is not allowed). Everything else private is refused.
     public var allowPrivate: [String] = []
+    /// Directories that file sources must lie in, after symbolic links are followed; nil for
+    /// any path. Sources that the admin API hands in are confined (`modules.sourceDirs`), so a
+    /// request cannot make the server read, or learn about, a file of its choosing.
+    public var fileDirectories: [URL]?
 
     /// Why `entry` cannot be on `allowPrivate`, or nil when it can.
     public static func problem(allowPrivate entry: String) -> String? { AddressPolicy.problem(allowEntry: entry) }

@@ -72,8 +72,12 @@ public struct QpilotConfig: Sendable, Equatable {
         if let modules = top["modules"] {
             let fields = try modules.mapping(allowed: [
                 "address", "publicAddress", "sharedDir", "credentialsFile", "maxModuleBytes", "maxDecompressedBytes",
-                "fetchTimeoutSeconds", "refreshSeconds", "allowPrivate",
+                "fetchTimeoutSeconds", "refreshSeconds", "allowPrivate", "sourceDirs",
             ])
+            if let dirs = fields["sourceDirs"], !dirs.isNull {
+                server.modules.sourceDirs = []
+                for item in try dirs.sequence() { server.modules.sourceDirs.append(try path(item)) }
+            }
             if let allow = fields["allowPrivate"], !allow.isNull {
                 server.modules.allowPrivate = []
                 for item in try allow.sequence() {

@@ -31,6 +31,8 @@ public struct ServerSettings: Sendable, Equatable {
         public var refreshSeconds = 60
         /// Hosts and IP blocks that module fetches may reach although they are private.
         public var allowPrivate: [String] = []
+        /// Directories that file sources sent through the admin API must lie in (resolved).
+        public var sourceDirs: [URL] = []
 
         /// Where Envoy fetches modules delivered `remote`.
         public var endpointForEnvoy: HostPort { publicAddress ?? address }

@@ -15,6 +15,9 @@ actor ModuleResolver {
     }
 
     let fetcher: ModuleFetcher
+    /// The same fetcher, with file sources confined to `modules.sourceDirs`: for every source
+    /// the admin API hands in (store mode, and `POST /v1/modules/validate`).
+    let confinedFetcher: ModuleFetcher
     let store: ModuleStore
     /// Relative sources are read from qpilot.yaml's folder.
     let directory: URL
@@ -24,8 +27,12 @@ actor ModuleResolver {
     let logger: Logger
     private var index: [String: Resolved]
 
-    init(fetcher: ModuleFetcher, store: ModuleStore, directory: URL, sharedDir: URL?, logger: Logger) {
+    /// `sourceDirs` nil leaves API file sources unconfined (tests of other things only).
+    init(fetcher: ModuleFetcher, store: ModuleStore, directory: URL, sharedDir: URL?, sourceDirs: [URL]?, logger: Logger) {
         self.fetcher = fetcher
+        var confined = fetcher.limits
+        confined.fileDirectories = sourceDirs
+        confinedFetcher = ModuleFetcher(limits: confined, credentials: fetcher.credentials)
         self.store = store
         self.directory = directory
         self.sharedDir = sharedDir
@@ -43,15 +50,17 @@ actor ModuleResolver {
     /// for `delivery: file` written into the shared directory. A problem names the entry's field.
     /// An entry found in `prefetched` (by `ChainEntry.fetchKey`) takes that result instead: it was
     /// loaded before the caller's turn, so a slow source does not hold the turn.
+    /// `confined`: the entries came through the admin API (store mode), so their file sources
+    /// must lie in `modules.sourceDirs`.
     func modules(
-        for entries: [ChainEntry], delivery: Delivery, prefetched: Prefetched = [:]
+        for entries: [ChainEntry], delivery: Delivery, confined: Bool, prefetched: Prefetched = [:]
     ) async throws(QpilotError) -> [LoadedModule] {
         var modules: [LoadedModule] = []
         for entry in entries {
             if let result = prefetched[entry.fetchKey] {
                 modules.append(try result.get())
             } else {
-                modules.append(try await load(entry, delivery: delivery))
+                modules.append(try await load(entry, delivery: delivery, confined: confined))
             }
         }
         return modules
@@ -62,11 +71,11 @@ actor ModuleResolver {
 
     /// Loads each entry's module ahead of a writer's turn; problems are kept, not thrown, and
     /// become the entry's error when the turn uses the result.
-    func prefetch(_ entries: [ChainEntry], delivery: Delivery) async -> Prefetched {
+    func prefetch(_ entries: [ChainEntry], delivery: Delivery, confined: Bool) async -> Prefetched {
         var result: Prefetched = [:]
         for entry in entries {
             do throws(QpilotError) {
-                result[entry.fetchKey] = .success(try await load(entry, delivery: delivery))
+                result[entry.fetchKey] = .success(try await load(entry, delivery: delivery, confined: confined))
             } catch {
                 result[entry.fetchKey] = .failure(error)
             }
@@ -74,7 +83,7 @@ actor ModuleResolver {
         return result
     }
 
-    private func load(_ entry: ChainEntry, delivery: Delivery) async throws(QpilotError) -> LoadedModule {
+    private func load(_ entry: ChainEntry, delivery: Delivery, confined: Bool) async throws(QpilotError) -> LoadedModule {
         let module: LoadedModule
         do {
             if let stored = entry.storedSHA256, entry.pullPolicy == .ifNotPresent, let verified = store.verified(stored) {
@@ -83,7 +92,7 @@ actor ModuleResolver {
                 let source = try ModuleSource(parsing: entry.source, relativeTo: directory)
                 // A stored revision names its exact module; `Always` follows the source instead.
                 let pin = entry.pullPolicy == .ifNotPresent ? entry.sha256 ?? entry.storedSHA256 : entry.sha256
-                module = try await self.module(source, sha256: pin, policy: entry.pullPolicy)
+                module = try await self.module(source, sha256: pin, policy: entry.pullPolicy, confined: confined)
             }
         } catch {
             let field = error.isDigestMismatch && entry.sha256 != nil ? "sha256" : "source"
@@ -122,7 +131,7 @@ actor ModuleResolver {
         }
         do {
             let source = try ModuleSource(parsing: text, relativeTo: directory)
-            let fetched = try await fetcher.fetch(source, expectedSHA256: pin)
+            let fetched = try await confinedFetcher.fetch(source, expectedSHA256: pin)
             return try ModuleValidator.validate(fetched.module)
         } catch let error as ModuleValidationError {
             throw QpilotError(
@@ -133,7 +142,7 @@ actor ModuleResolver {
     }
 
     func module(
-        _ source: ModuleSource, sha256 expected: String?, policy: PullPolicy
+        _ source: ModuleSource, sha256 expected: String?, policy: PullPolicy, confined: Bool
     ) async throws(ModuleError) -> LoadedModule {
         let key = source.description
         if case .file = source {
@@ -145,7 +154,7 @@ actor ModuleResolver {
         }
         let fetched: ModuleFetcher.Fetched
         do {
-            fetched = try await fetcher.fetch(source, expectedSHA256: expected)
+            fetched = try await (confined ? confinedFetcher : fetcher).fetch(source, expectedSHA256: expected)
             QpilotMetrics.shared.fetch(ok: true)
         } catch {
             QpilotMetrics.shared.fetch(ok: false)

@@ -25,7 +25,7 @@ extension ChainWriter {
             guard let head = try? await head(), let stored = try? head.middleware.enabledEntries() else { return [:] }
             entries = stored
         }
-        return await modules.prefetch(entries, delivery: config.desired.delivery)
+        return await modules.prefetch(entries, delivery: config.desired.delivery, confined: config.desired.mode == .store)
     }
 
     /// Reloads when the file's bytes changed since the last load.

@@ -42,7 +42,7 @@ extension ChainWriter {
             let edited = try? ChainEdit.apply(write, to: before, rollbackChain: nil).0,
             let entries = try? edited.enabledEntries()
         else { return [:] }
-        return await modules.prefetch(entries.filter { names.contains($0.name) }, delivery: desired.delivery)
+        return await modules.prefetch(entries.filter { names.contains($0.name) }, delivery: desired.delivery, confined: true)
     }
 
     func writeNow(

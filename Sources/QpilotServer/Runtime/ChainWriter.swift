@@ -110,7 +110,8 @@ public actor ChainWriter {
                 throw .store("cannot read secrets", error)
             }
         }
-        let loaded = try await modules.modules(for: entries, delivery: desired.delivery, prefetched: prefetched)
+        let loaded = try await modules.modules(
+            for: entries, delivery: desired.delivery, confined: desired.mode == .store, prefetched: prefetched)
         return try ChainCompiler.compile(
             entries, modules: loaded, secrets: secrets, desired: desired, server: server, versionKey: versionKey)
     }

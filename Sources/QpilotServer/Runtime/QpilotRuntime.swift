@@ -60,7 +60,8 @@ public struct QpilotRuntime: Sendable {
         limits.allowPrivate = server.modules.allowPrivate
         modules = ModuleResolver(
             fetcher: ModuleFetcher(limits: limits, credentials: credentials), store: moduleStore,
-            directory: url.deletingLastPathComponent(), sharedDir: server.modules.sharedDir, logger: logger)
+            directory: url.deletingLastPathComponent(), sharedDir: server.modules.sharedDir,
+            sourceDirs: server.modules.sourceDirs, logger: logger)
         cache = SnapshotCache()
         rejections = StoredRejections(store: store, logger: logger)
         nodes = NodeRegistry(remembered: try await StoredRejections.load(from: store), log: rejections)

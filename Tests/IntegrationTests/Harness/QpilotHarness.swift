@@ -65,7 +65,7 @@ final class QpilotHarness: @unchecked Sendable {
         """
         xds: { address: 127.0.0.1:\(xds) }
         admin: { address: 127.0.0.1:\(admin) }
-        modules: { address: 127.0.0.1:\(modules), sharedDir: ./shared\(modulesExtra.isEmpty ? "" : ", " + modulesExtra) }
+        modules: { address: 127.0.0.1:\(modules), sharedDir: ./shared, sourceDirs: [/]\(modulesExtra.isEmpty ? "" : ", " + modulesExtra) }
         dataDir: ./data
         egress: { address: 127.0.0.1, port: \(egress), allowInternal: [127.0.0.0/8] }
         callout: { accessLog: ./callout-access.log }
