@@ -18,6 +18,9 @@ enum ChainCompiler {
         var versions: [FleetKey: ConfigVersions]
         /// Some middleware has `pullPolicy: Always`, so reconciles repeat on a timer.
         var needsRefresh: Bool
+        /// The enabled entries as specs, each with the module it was compiled with: enough to
+        /// build these snapshots again from the module store alone (see ChainWriter+LastGood).
+        var compiledFrom: [MiddlewareSpec] = []
 
         /// The version of each middleware's filter config (ECDS resource name → version), per
         /// fleet key.
@@ -118,7 +121,12 @@ enum ChainCompiler {
         }
         return Compiled(
             snapshots: snapshots, state: state, versions: versions,
-            needsRefresh: entries.contains { $0.pullPolicy == .always })
+            needsRefresh: entries.contains { $0.pullPolicy == .always },
+            compiledFrom: zip(entries, modules).map { entry, module in
+                var spec = entry.spec
+                spec.resolvedSHA256 = module.sha256
+                return spec
+            })
     }
 }
 

@@ -9,9 +9,11 @@ import XDS
 
 extension ChainWriter {
     /// Publishes compiled (and so already checked) snapshots, records what each fleet now
-    /// receives, and collects modules nothing refers to any more.
-    func publish(_ compiled: ChainCompiler.Compiled, desired: DesiredConfig, revision: Int?) async {
+    /// receives (and, unless `asLastGood` is false, that this config is the last good one), and
+    /// collects modules nothing refers to any more.
+    func publish(_ compiled: ChainCompiler.Compiled, desired: DesiredConfig, revision: Int?, asLastGood: Bool = true) async {
         cache.publish(compiled.snapshots)
+        if asLastGood { recordLastGood(compiled, revision: revision) }
         needsRefresh = compiled.needsRefresh
         let versions = compiled.versions
         let changed = Set(versions.keys).union(publishedVersions.keys).filter { versions[$0] != publishedVersions[$0] }

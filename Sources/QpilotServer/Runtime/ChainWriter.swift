@@ -99,8 +99,9 @@ public actor ChainWriter {
     }
 
     /// Loads every module, reads the secrets the chain uses, and compiles; publishes nothing.
+    /// `confined` (by default: in store mode) holds file sources to `modules.sourceDirs`.
     func compile(
-        _ entries: [ChainEntry], _ desired: DesiredConfig, prefetched: ModuleResolver.Prefetched = [:]
+        _ entries: [ChainEntry], _ desired: DesiredConfig, prefetched: ModuleResolver.Prefetched = [:], confined: Bool? = nil
     ) async throws(QpilotError) -> ChainCompiler.Compiled {
         var secrets: [String: String] = [:]
         if entries.contains(where: { $0.config.contains(SecretReferences.prefix) }) {
@@ -111,7 +112,7 @@ public actor ChainWriter {
             }
         }
         let loaded = try await modules.modules(
-            for: entries, delivery: desired.delivery, confined: desired.mode == .store, prefetched: prefetched)
+            for: entries, delivery: desired.delivery, confined: confined ?? (desired.mode == .store), prefetched: prefetched)
         return try ChainCompiler.compile(
             entries, modules: loaded, secrets: secrets, desired: desired, server: server, versionKey: versionKey)
     }

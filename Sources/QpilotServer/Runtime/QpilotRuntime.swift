@@ -68,7 +68,9 @@ public struct QpilotRuntime: Sendable {
         writer = ChainWriter(
             configURL: url, loaded: config, cache: cache, store: store, modules: modules, moduleStore: moduleStore, logger: logger,
             versionKey: SymmetricKey(data: try await store.versionKey()))
-        if case .failure(let error) = await writer.reload() { throw error }
+        // A chain that cannot be built now (a module file gone, a registry down for a source not
+        // fetched yet) does not keep qpilot down: the last good one is served, and said so.
+        if case .failure(let error) = await writer.reload(), await !writer.serveLastGood(after: error) { throw error }
         xds = XDSService(
             address: server.xds.address, maxReceiveBytes: server.xds.maxReceiveBytes,
             discovery: AggregatedDiscoveryServer(watcher: cache, nodes: nodes, logger: logger))
