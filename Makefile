@@ -11,7 +11,7 @@ WASM_OUT := $(patsubst examples/%.wat,$(WASM)/%.wasm,$(WAT_EXAMPLES)) \
             $(patsubst Tests/Fixtures/%.wat,$(WASM)/%.wasm,$(WAT_FIXTURES))
 
 .PHONY: all build run test unit integration deps envoy fixtures protos clean bootstrap-examples validate-modules \
-	bench-deps bench-datapath fuzz fuzz-regressions grpc-client
+	bench-deps bench-datapath fuzz fuzz-regressions grpc-client api-fuzz
 
 # The Swift Proxy-Wasm SDK and the middleware built with it: `make middleware`, `make sdk-test`.
 include sdk/swift/build.mk
@@ -86,13 +86,19 @@ test: envoy fixtures middleware grpc-client
 	QPILOT_ENVOY="$(abspath $(ENVOY))" QPILOT_WASM_DIR="$(abspath $(WASM))" \
 	  $(SWIFT) test --skip-build --filter IntegrationTests
 	$(MAKE) --no-print-directory sdk-envoy-test
+	scripts/api-fuzz
 	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz
 
 ## Every input fuzzing ever crashed on (Fuzz/regressions/), replayed by the normal build.
 fuzz-regressions:
-	@for target in validator archive tar reference sotw delta; do \
+	@for target in validator archive tar reference sotw delta config; do \
 	  .build/debug/qpilot-fuzz $$target $$(find Fuzz/regressions/$$target -type f ! -name .keep) || exit 1; \
 	done
+
+## schemathesis against docs/openapi.yaml on a live qpilot (make test runs it with 20 examples an operation).
+api-fuzz: envoy
+	$(SWIFT) build --product qpilot
+	scripts/api-fuzz
 
 ## libFuzzer with AddressSanitizer on the parsers, FUZZ_SECONDS per target (make test runs it briefly).
 FUZZ_SECONDS ?= 30

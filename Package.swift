@@ -35,6 +35,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.0"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.0"),
     ],
     targets: [
         // Generated from proto/ by scripts/generate-protos. Nothing in it is written by hand.
@@ -113,7 +115,7 @@ let package = Package(
         .target(
             name: "QpilotServer",
             dependencies: [
-                "EnvoyAPI", "XDS", "Translator", "Modules", "AdminServer", "QpilotAPI", "Store",
+                "EnvoyAPI", "XDS", "Translator", "Modules", "AdminServer", "QpilotAPI", "Store", "PKI",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -160,10 +162,22 @@ let package = Package(
             path: "Benchmarks/QpilotBench",
             swiftSettings: strict
         ),
+        // qpilot's certificate authority: the CA it makes or is given, and the leaves it signs.
+        .target(
+            name: "PKI",
+            dependencies: [
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
         // libFuzzer targets (scripts/fuzz); built normally, a replayer of Fuzz/regressions/.
         .executableTarget(
             name: "qpilot-fuzz",
-            dependencies: ["Modules", "XDS", "EnvoyAPI", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            dependencies: [
+                "Modules", "XDS", "EnvoyAPI", "QpilotServer", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
             path: "Fuzz/QpilotFuzz",
             swiftSettings: strict
         ),
@@ -173,6 +187,13 @@ let package = Package(
             name: "QpilotTestSupport",
             dependencies: ["Translator", "QpilotAPI", .product(name: "WAT", package: "WasmKit")],
             path: "Tests/QpilotTestSupport",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "PKITests",
+            dependencies: [
+                "PKI", .product(name: "X509", package: "swift-certificates"), .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

@@ -6,10 +6,11 @@
 // which is how Fuzz/regressions/ (every crash fuzzing found) keeps being tested.
 import Foundation
 @testable import Modules
+import QpilotServer
 
 /// The targets, by name: each takes arbitrary bytes and must return, never trap or hang.
 enum FuzzTarget: String, CaseIterable {
-    case validator, archive, tar, reference, sotw, delta
+    case validator, archive, tar, reference, sotw, delta, config
 
     func run(_ data: Data) {
         switch self {
@@ -30,6 +31,9 @@ enum FuzzTarget: String, CaseIterable {
             StreamFuzz.sotw(data)
         case .delta:
             StreamFuzz.delta(data)
+        case .config:
+            // qpilot.yaml: any text parses or is refused with a line and a field, never a trap.
+            _ = try? QpilotConfig.parse(String(decoding: data, as: UTF8.self), directory: URL(fileURLWithPath: "/etc/qpilot"))
         }
     }
 }

@@ -94,6 +94,11 @@ public enum AdminAPI {
             return Response(
                 status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: yaml)))
         }
+        router.get("/v1/ca") { _, _ -> Response in
+            Response(
+                status: .ok, headers: [.contentType: "application/x-pem-file"],
+                body: .init(byteBuffer: ByteBuffer(string: backend.certificateAuthority())))
+        }
         router.get("/metrics") { _, _ -> Response in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],

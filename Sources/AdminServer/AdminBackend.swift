@@ -23,6 +23,8 @@ public protocol AdminBackend: Sendable {
     func bootstrap(nodeID: String, fleet: String, delta: Bool, adminPort: Int) throws(AdminError) -> String
     /// The Prometheus text exposition of every metric.
     func metrics() -> String
+    /// qpilot's CA certificate, PEM: what clients of intercepted HTTPS trust.
+    func certificateAuthority() -> String
 }
 
 /// What a write did: the answer's body, and whether it created the middleware it names (PUT

@@ -10,7 +10,7 @@ struct Qpilot: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "qpilot",
         abstract: "A control plane for egress middleware on Envoy.",
-        subcommands: [Serve.self, BootstrapCommand.self, RotateKey.self, SecretCommand.self, Version.self])
+        subcommands: [Serve.self, BootstrapCommand.self, RotateKey.self, SecretCommand.self, CACommand.self, Version.self])
 }
 
 struct Serve: AsyncParsableCommand {

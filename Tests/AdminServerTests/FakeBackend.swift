@@ -109,6 +109,8 @@ final class FakeBackend: AdminBackend {
 
     func metrics() -> String { "qpilot_up 1\n" }
 
+    func certificateAuthority() -> String { "-----BEGIN CERTIFICATE-----\nfake\n-----END CERTIFICATE-----\n" }
+
     /// The smallest module the validator accepts: the ABI marker and an allocator.
     static let smallestModule = Data(
         try! wat2wasm("""

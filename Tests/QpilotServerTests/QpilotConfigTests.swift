@@ -379,6 +379,16 @@ struct QpilotConfigTests {
         #expect(error.description.hasPrefix("line \(expectedLine): not valid YAML"))
     }
 
+    @Test("a YAML alias bomb in a config is refused at once, naming the config")
+    func aliasBomb() throws {
+        // 9^25 values once expanded, in 27 lines.
+        var lines = ["middleware:", "  - name: m", "    source: m.wasm", "    config:", "      l0: &x0 [a, a, a, a, a, a, a, a, a]"]
+        for level in 1..<25 { lines.append("      l\(level): &x\(level) [" + Array(repeating: "*x\(level - 1)", count: 9).joined(separator: ", ") + "]") }
+        let error = try #require(throws: QpilotError.self) { try QpilotConfig.parse(lines.joined(separator: "\n") + "\n") }
+        #expect(error.field == "middleware[0].config")
+        #expect(error.message.contains("more than 100000 values once YAML aliases are expanded"), "\(error)")
+    }
+
     @Test("duplicate keys in YAML are refused")
     func duplicateKeys() throws {
         let yaml = "dataDir: a\ndataDir: b\n"

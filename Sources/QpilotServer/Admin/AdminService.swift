@@ -17,6 +17,8 @@ struct AdminService: AdminBackend {
     let cache: SnapshotCache
     let modules: ModuleResolver
     let metricsRegistry: QpilotMetrics
+    /// qpilot's CA certificate, PEM.
+    let caPEM: String
 
     func nodes() async -> [NodeView] {
         await namingServedRevisions(nodeRegistry.all().map { $0.view(against: cache.snapshot(for: $0.fleet)) })
@@ -55,6 +57,8 @@ struct AdminService: AdminBackend {
         }
         return result
     }
+
+    func certificateAuthority() -> String { caPEM }
 
     func configStatus() -> ConfigStatusView {
         let status = writer.status

@@ -54,7 +54,7 @@ public struct QpilotConfig: Sendable, Equatable {
         var config = QpilotConfig(directory: directory)
         guard let root else { return config }
         let top = try YAMLReader(node: root, path: "").mapping(allowed: [
-            "xds", "admin", "modules", "dataDir", "egress", "callout", "delivery", "middleware",
+            "xds", "admin", "modules", "dataDir", "egress", "callout", "delivery", "middleware", "tls",
         ])
         func path(_ reader: YAMLReader) throws(QpilotError) -> URL { Paths.resolve(try nonEmpty(reader), in: directory) }
         var server = config.server
@@ -94,6 +94,17 @@ public struct QpilotConfig: Sendable, Equatable {
             if let address = fields["address"] { server.modules.address = try address.listenAddress() }
             if let address = fields["publicAddress"] { server.modules.publicAddress = try address.hostPort() }
             if let dir = fields["sharedDir"] { server.modules.sharedDir = try path(dir) }
+        }
+        if let tls = top["tls"] {
+            let fields = try tls.mapping(allowed: ["caCertFile", "caKeyFile"])
+            if let file = fields["caCertFile"] { server.tls.caCertFile = try path(file) }
+            if let file = fields["caKeyFile"] { server.tls.caKeyFile = try path(file) }
+            if let given = fields["caCertFile"], fields["caKeyFile"] == nil {
+                throw given.error("give tls.caKeyFile too (the key of your CA), or neither: qpilot then makes its own CA in <dataDir>/ca/")
+            }
+            if let given = fields["caKeyFile"], fields["caCertFile"] == nil {
+                throw given.error("give tls.caCertFile too (your CA's certificate), or neither: qpilot then makes its own CA in <dataDir>/ca/")
+            }
         }
         config.server = server
         var desired = config.desired

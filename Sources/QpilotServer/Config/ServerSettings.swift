@@ -38,9 +38,17 @@ public struct ServerSettings: Sendable, Equatable {
         public var endpointForEnvoy: HostPort { publicAddress ?? address }
     }
 
+    /// qpilot's certificate authority: an operator's (both files), or the one qpilot makes in
+    /// `<dataDir>/ca/`.
+    public struct TLS: Sendable, Equatable {
+        public var caCertFile: URL?
+        public var caKeyFile: URL?
+    }
+
     public var xds = XDS()
     public var admin = Admin()
     public var modules = Modules()
+    public var tls = TLS()
     /// The store, the module store and the secrets key.
     public var dataDir: URL
 

@@ -86,8 +86,25 @@ struct YAMLReader {
         return address
     }
 
+    /// The most values (scalars, lists and mappings) one `config:` may hold once YAML aliases are
+    /// expanded. A few lines of anchors and aliases can name billions of values (an "alias
+    /// bomb"); the conversion stops here instead of running for hours.
+    static let maxJSONValues = 100_000
+
     /// The subtree as JSON, keys in document order.
     func json() throws(QpilotError) -> String {
+        var budget = Self.maxJSONValues
+        do {
+            return try json(budget: &budget)
+        } catch {
+            guard budget < 0 else { throw error }
+            throw self.error("holds more than \(Self.maxJSONValues) values once YAML aliases are expanded; a middleware's config must be smaller")
+        }
+    }
+
+    private func json(budget: inout Int) throws(QpilotError) -> String {
+        budget -= 1
+        guard budget >= 0 else { throw error("too many values") }
         switch node {
         case .scalar(let scalar):
             if isNull { return "null" }
@@ -99,13 +116,13 @@ struct YAMLReader {
             return Self.quote(scalar.string)
         case .sequence:
             var items: [String] = []
-            for item in try sequence() { items.append(try item.json()) }
+            for item in try sequence() { items.append(try item.json(budget: &budget)) }
             return "[" + items.joined(separator: ",") + "]"
         case .mapping(let mapping):
             var items: [String] = []
             for (key, value) in mapping {
                 guard let name = key.string else { throw error("keys must be strings") }
-                items.append(Self.quote(name) + ":" + (try YAMLReader(node: value, path: "\(path).\(name)").json()))
+                items.append(Self.quote(name) + ":" + (try YAMLReader(node: value, path: "\(path).\(name)").json(budget: &budget)))
             }
             return "{" + items.joined(separator: ",") + "}"
         case .alias:

@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import Logging
 import Modules
+import PKI
 import QpilotAPI
 import ServiceLifecycle
 import Store
@@ -26,6 +27,8 @@ public struct QpilotRuntime: Sendable {
     let rejections: StoredRejections
     /// Held while this runtime lives: one qpilot per data directory.
     let lock: DirectoryLock
+    /// qpilot's certificate authority (see `ServerSettings.certificateAuthority`).
+    public let authority: CertificateAuthority
     let logger: Logger
 
     /// Loads and publishes the config once; throws when it is unusable, so a bad file (or tokens
@@ -50,6 +53,14 @@ public struct QpilotRuntime: Sendable {
                 "created an admin token; qctl reads it with --token-file", metadata: ["file": "\(server.tokensFile.path)"])
         }
         self.tokens = tokens
+        let (authority, createdCA) = try server.certificateAuthority()
+        self.authority = authority
+        logger.log(
+            level: createdCA ? .notice : .info, createdCA ? "created qpilot's CA; clients of intercepted HTTPS trust it" : "qpilot's CA",
+            metadata: [
+                "certificate": "\(server.tls.caCertFile?.path ?? server.caDirectory.appendingPathComponent(CertificateAuthority.certificateFile).path)",
+                "sha256": "\(authority.fingerprint)",
+            ])
         moduleStore = try ModuleStore(dataDirectory: server.dataDir)
         store = try SQLiteStateStore(directory: server.dataDir)
         var credentials = RegistryCredentials()
@@ -90,7 +101,8 @@ public struct QpilotRuntime: Sendable {
         let admin = AdminAPI.application(
             host: server.admin.address.host, port: server.admin.address.port, tokens: tokens,
             backend: AdminService(
-                writer: writer, store: store, nodeRegistry: nodes, cache: cache, modules: modules, metricsRegistry: metrics),
+                writer: writer, store: store, nodeRegistry: nodes, cache: cache, modules: modules, metricsRegistry: metrics,
+                caPEM: authority.pem),
             logger: logger, onResponse: { metrics.adminResponse(status: $0) })
         return [
             xds, moduleEndpoint, admin, ConfigWatchService(writer: writer, refresh: .seconds(server.modules.refreshSeconds)), rejections,
