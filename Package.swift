@@ -155,7 +155,7 @@ let package = Package(
         .executableTarget(
             name: "qpilot-bench",
             dependencies: [
-                "Modules", "Translator", "XDS", "QpilotServer", "EnvoyAPI", "QpilotAPI",
+                "Modules", "Translator", "XDS", "QpilotServer", "EnvoyAPI", "QpilotAPI", "PKI",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
             ],

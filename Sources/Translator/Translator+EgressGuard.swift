@@ -158,18 +158,21 @@ extension Envoy_Config_Rbac_V3_Permission {
     }
 
     fileprivate static func or(_ rules: [Self]) -> Self {
-        var set = Set()
-        set.rules = rules
         var permission = Self()
-        permission.orRules = set
+        permission.orRules = Set(rules)
         return permission
     }
 
     fileprivate static func and(_ rules: [Self]) -> Self {
-        var set = Set()
-        set.rules = rules
         var permission = Self()
-        permission.andRules = set
+        permission.andRules = Set(rules)
         return permission
+    }
+}
+
+extension Envoy_Config_Rbac_V3_Permission.Set {
+    fileprivate init(_ rules: [Envoy_Config_Rbac_V3_Permission]) {
+        self.init()
+        self.rules = rules
     }
 }

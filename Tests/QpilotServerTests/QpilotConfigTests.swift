@@ -379,14 +379,27 @@ struct QpilotConfigTests {
         #expect(error.description.hasPrefix("line \(expectedLine): not valid YAML"))
     }
 
-    @Test("a YAML alias bomb in a config is refused at once, naming the config")
-    func aliasBomb() throws {
-        // 9^25 values once expanded, in 27 lines.
+    /// A middleware config of 9^levels values (and a few more) written with anchors and aliases.
+    static func aliasBomb(levels: Int) -> String {
         var lines = ["middleware:", "  - name: m", "    source: m.wasm", "    config:", "      l0: &x0 [a, a, a, a, a, a, a, a, a]"]
-        for level in 1..<25 { lines.append("      l\(level): &x\(level) [" + Array(repeating: "*x\(level - 1)", count: 9).joined(separator: ", ") + "]") }
-        let error = try #require(throws: QpilotError.self) { try QpilotConfig.parse(lines.joined(separator: "\n") + "\n") }
-        #expect(error.field == "middleware[0].config")
-        #expect(error.message.contains("more than 100000 values once YAML aliases are expanded"), "\(error)")
+        for level in 1..<levels { lines.append("      l\(level): &x\(level) [" + Array(repeating: "*x\(level - 1)", count: 9).joined(separator: ", ") + "]") }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    @Test("a YAML alias bomb is refused at once: past a million values the whole file, past 100,000 a middleware's config")
+    func aliasBomb() throws {
+        // 9^25 values in 27 lines: counted on libyaml's events before anything is built.
+        let file = try #require(throws: QpilotError.self) { try QpilotConfig.parse(Self.aliasBomb(levels: 25)) }
+        #expect(file.message.contains("more than 1000000 values once its YAML aliases"), "\(file)")
+        // The same as a mapping key, which Yams would hash whole to look for duplicates.
+        let key = "a: &x0 [a, a, a, a, a, a, a, a, a]\n" + (1..<25).map { "b\($0): &x\($0) [" + Array(repeating: "*x\($0 - 1)", count: 9).joined(separator: ", ") + "]" }
+            .joined(separator: "\n") + "\n? *x24\n: 1\n"
+        let keyed = try #require(throws: QpilotError.self) { try QpilotConfig.parse(key) }
+        #expect(keyed.message.contains("more than 1000000 values"), "\(keyed)")
+        // 9^6 = 531,441 values: under the file's limit, over a config's.
+        let config = try #require(throws: QpilotError.self) { try QpilotConfig.parse(Self.aliasBomb(levels: 6)) }
+        #expect(config.field == "middleware[0].config")
+        #expect(config.message.contains("more than 100000 values once YAML aliases are expanded"), "\(config)")
     }
 
     @Test("duplicate keys in YAML are refused")

@@ -43,6 +43,11 @@ public struct QpilotConfig: Sendable, Equatable {
     /// Parses qpilot.yaml text; relative paths are resolved against `directory`. Errors name the
     /// line and the field.
     public static func parse(_ text: String, directory: URL = URL(fileURLWithPath: "/")) throws(QpilotError) -> QpilotConfig {
+        guard YAMLAliases.expandedCount(text) != nil else {
+            throw QpilotError(
+                line: nil, field: "",
+                "not valid here: the file holds more than \(YAMLAliases.maxValues) values once its YAML aliases (&anchor, *alias) are expanded; write the values out instead")
+        }
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
