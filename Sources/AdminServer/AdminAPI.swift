@@ -29,7 +29,6 @@ public enum AdminAPI {
         tokens: Tokens, backend: any AdminBackend, onResponse: (@Sendable (Int) -> Void)? = nil
     ) -> Router<BasicRequestContext> {
         let router = Router()
-        router.add(middleware: OwnThread(executor: adminExecutor))
         router.add(middleware: StatusCounter(onResponse: onResponse))
         router.add(middleware: BearerAuth(tokens: tokens))
         addReadRoutes(router, backend)
@@ -289,19 +288,6 @@ struct BearerAuth<Context: RequestContext>: RouterMiddleware {
             return try AdminAPI.error(AdminError(.forbidden, .forbidden, "this token may only read; writes need an admin token"))
         }
         return try await next(request, context)
-    }
-}
-
-/// The threads the admin API's handlers run on (see `DedicatedExecutor`): as many as cores, so
-/// an idle server answers as fast as on the shared pool.
-let adminExecutor = DedicatedExecutor(name: "qpilot-admin", threads: ProcessInfo.processInfo.activeProcessorCount)
-
-/// Runs the rest of the chain, the handler included, on `executor`.
-struct OwnThread<Context: RequestContext>: RouterMiddleware {
-    let executor: DedicatedExecutor
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        try await withTaskExecutorPreference(executor) { try await next(request, context) }
     }
 }
 

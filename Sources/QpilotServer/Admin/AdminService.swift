@@ -19,18 +19,9 @@ struct AdminService: AdminBackend {
     let metricsRegistry: QpilotMetrics
     /// qpilot's CA certificate, PEM.
     let caPEM: String
-    /// Every node's view, shared by the readers of one moment (at most this old).
-    let nodeViews = SharedView<[NodeView]>(maxAge: AdminService.viewMaxAge)
-    /// Each rollout's view, likewise (the latest few revisions: what `push --wait` polls).
-    let rolloutViews = SharedViews<Int, RolloutView>(maxAge: AdminService.viewMaxAge, limit: 16)
-    /// How stale a status view that many read at once may be: well under qctl's 200 ms poll.
-    static let viewMaxAge = Duration.milliseconds(100)
 
     func nodes() async -> [NodeView] {
-        let (registry, cache) = (nodeRegistry, self.cache)
-        return await nodeViews.value {
-            await self.namingServedRevisions(registry.all().map { $0.view(against: cache.snapshot(for: $0.fleet)) })
-        }
+        await namingServedRevisions(nodeRegistry.all().map { $0.view(against: cache.snapshot(for: $0.fleet)) })
     }
 
     func node(_ id: String) async -> NodeView? {
@@ -114,10 +105,8 @@ struct AdminService: AdminBackend {
         } catch {
             throw AdminError(QpilotError(.store, "the rollout record of revision \(revision) is unreadable: \(error)"))
         }
-        let (registry, cache) = (nodeRegistry, self.cache)
-        return await rolloutViews.value(revision) {
-            record.view(revision: revision, nodes: registry.all()) { fleet in cache.snapshot(for: fleet)?.configVersions ?? [:] }
-        }
+        let cache = self.cache
+        return record.view(revision: revision, nodes: nodeRegistry.all()) { fleet in cache.snapshot(for: fleet)?.configVersions ?? [:] }
     }
 
     func secrets() async throws(AdminError) -> SecretList {
