@@ -115,7 +115,7 @@ let package = Package(
         .target(
             name: "QpilotServer",
             dependencies: [
-                "EnvoyAPI", "XDS", "Translator", "Modules", "AdminServer", "QpilotAPI", "Store", "PKI",
+                "EnvoyAPI", "XDS", "Translator", "Modules", "AdminServer", "QpilotAPI", "Store", "PKI", "YAMLGuard",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -142,7 +142,7 @@ let package = Package(
         .executableTarget(
             name: "qctl",
             dependencies: [
-                "Modules", "QpilotAPI",
+                "Modules", "QpilotAPI", "YAMLGuard",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -160,6 +160,12 @@ let package = Package(
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
             ],
             path: "Benchmarks/QpilotBench",
+            swiftSettings: strict
+        ),
+        // YAML composed only once it is known to be small (alias bombs): qpilot.yaml and qctl's files.
+        .target(
+            name: "YAMLGuard",
+            dependencies: [.product(name: "Yams", package: "Yams")],
             swiftSettings: strict
         ),
         // qpilot's certificate authority: the CA it makes or is given, and the leaves it signs.

@@ -1,5 +1,6 @@
 import Foundation
 import QpilotAPI
+import YAMLGuard
 import Yams
 
 /// Turns the text of `--config` or `--config-file` into the `config` a middleware receives.
@@ -8,7 +9,7 @@ enum ConfigValue {
     /// converted to JSON; else the text as a string, because many modules take a plain string.
     static func parse(_ text: String, origin: String, yaml: Bool = true) throws(QctlError) -> JSONValue {
         if let json = try? APIJSON.decoder().decode(JSONValue.self, from: Data(text.utf8)) { return json }
-        if yaml, let node = try? Yams.compose(yaml: text) {
+        if yaml, let node = try? YAMLGuard.compose(text) {
             switch node {
             case .mapping, .sequence: return try YAMLJSON.value(node, path: origin)
             default: break
@@ -64,7 +65,9 @@ enum YAMLJSON {
         if (try? JSONSerialization.jsonObject(with: Data(text.utf8))) != nil { return Data(text.utf8) }
         let node: Node?
         do {
-            node = try Yams.compose(yaml: text)
+            node = try YAMLGuard.compose(text)
+        } catch let error as YAMLGuard.TooLarge {
+            throw QctlError("\(origin): \(error)")
         } catch {
             throw QctlError("\(origin) is neither JSON nor YAML: \(error)")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import YAMLGuard
 import Yams
 
 /// `$XDG_CONFIG_HOME/qctl/config.yaml` (else `~/.config/qctl/config.yaml`): the server and token
@@ -40,7 +41,9 @@ struct ContextFile: Equatable {
     static func parse(_ text: String, path: String) throws -> ContextFile {
         let root: Node?
         do {
-            root = try Yams.compose(yaml: text)
+            root = try YAMLGuard.compose(text)
+        } catch let error as YAMLGuard.TooLarge {
+            throw QctlError("\(path): \(error)")
         } catch {
             throw QctlError("\(path) is not valid YAML: \(error)")
         }

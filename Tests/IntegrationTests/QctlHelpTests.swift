@@ -67,6 +67,18 @@ extension Integration {
             }
         }
 
+        @Test("a YAML alias bomb given to qctl apply is refused at once, before any request")
+        func aliasBomb() throws {
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("bomb-\(UUID().uuidString).yaml")
+            defer { try? FileManager.default.removeItem(at: file) }
+            var lines = ["middleware:", "  - name: m", "    source: m.wasm", "    config:", "      l0: &x0 [a, a, a, a, a, a, a, a, a]"]
+            for level in 1..<25 { lines.append("      l\(level): &x\(level) [" + Array(repeating: "*x\(level - 1)", count: 9).joined(separator: ", ") + "]") }
+            try lines.joined(separator: "\n").write(to: file, atomically: true, encoding: .utf8)
+            let run = try Self.qctl(["apply", "-f", file.path, "--server", "http://127.0.0.1:9"], environment: ["QCTL_TOKEN": "x"])
+            #expect(run.status != 0)
+            #expect(run.stderr.contains("more than 1000000 values once its YAML aliases"), "\(run.stderr)")
+        }
+
         @Test("a negative --priority is a value, not an option")
         func negativePriority() throws {
             // Parsing passes, so qctl goes on to its connection and stops there (no token, no server).

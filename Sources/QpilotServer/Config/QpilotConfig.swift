@@ -3,6 +3,7 @@ import Foundation
 import Modules
 import QpilotAPI
 import Translator
+import YAMLGuard
 import Yams
 
 /// qpilot.yaml, parsed and checked: the server's restart-only settings and the desired config a
@@ -43,14 +44,11 @@ public struct QpilotConfig: Sendable, Equatable {
     /// Parses qpilot.yaml text; relative paths are resolved against `directory`. Errors name the
     /// line and the field.
     public static func parse(_ text: String, directory: URL = URL(fileURLWithPath: "/")) throws(QpilotError) -> QpilotConfig {
-        guard YAMLAliases.expandedCount(text) != nil else {
-            throw QpilotError(
-                line: nil, field: "",
-                "not valid here: the file holds more than \(YAMLAliases.maxValues) values once its YAML aliases (&anchor, *alias) are expanded; write the values out instead")
-        }
         let root: Node?
         do {
-            root = try Yams.compose(yaml: text)
+            root = try YAMLGuard.compose(text)
+        } catch let error as YAMLGuard.TooLarge {
+            throw QpilotError(line: nil, field: "", "not valid here: \(error)")
         } catch let error as YamlError {
             throw QpilotError(line: Self.line(of: error), field: "", "not valid YAML: \(Self.problem(of: error))")
         } catch {

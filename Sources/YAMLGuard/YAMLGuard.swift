@@ -1,20 +1,37 @@
 import CYaml
+import Yams
 
+/// YAML that qpilot and qctl read, composed only once it is known to be small. Both read YAML
+/// that someone else may have written (qpilot.yaml, files given to `qctl apply -f`).
+///
 /// How many values a YAML text holds once its aliases are expanded, counted on libyaml's event
 /// stream (Yams' own parser, underneath it) without building anything. A few lines of anchors and
 /// aliases can stand for billions of values (an "alias bomb"), and composing them hangs: Yams
 /// hashes a mapping's keys to find duplicates, and a key made of aliases is hashed whole. So
-/// qpilot.yaml is counted first, and refused past `limit`.
+/// the text is counted first, and refused past `limit`.
 ///
 /// CYaml is Yams' bundled libyaml target; it is not a product of its own, but it is in the build
 /// because Yams is.
-enum YAMLAliases {
-    /// Far above any real qpilot.yaml (a few hundred values), far below a stall.
-    static let maxValues = 1_000_000
+public enum YAMLGuard {
+    /// Far above any real qpilot.yaml or apply file (a few hundred values), far below a stall.
+    public static let maxValues = 1_000_000
+
+    /// Too many values once aliases are expanded.
+    public struct TooLarge: Error, CustomStringConvertible {
+        public var description: String {
+            "it holds more than \(YAMLGuard.maxValues) values once its YAML aliases (&anchor, *alias) are expanded; write the values out instead"
+        }
+    }
+
+    /// `Yams.compose`, after the count: throws `TooLarge` past `maxValues`, and Yams' own errors.
+    public static func compose(_ text: String) throws -> Node? {
+        guard expandedCount(text) != nil else { throw TooLarge() }
+        return try Yams.compose(yaml: text)
+    }
 
     /// The expanded count, or nil past `limit`. A text libyaml cannot parse counts as 0: the
     /// YAML parser that runs next reports it with its line.
-    static func expandedCount(_ text: String, limit: Int = maxValues) -> Int? {
+    public static func expandedCount(_ text: String, limit: Int = maxValues) -> Int? {
         var parser = yaml_parser_t()
         guard yaml_parser_initialize(&parser) == 1 else { return 0 }
         defer { yaml_parser_delete(&parser) }
