@@ -127,10 +127,7 @@ extension Translator {
         rules.policies = ["internal-destination": policy]
         var rbac = RBACFilter()
         rbac.rules = rules
-        var filter = HttpFilter()
-        filter.name = "envoy.filters.http.rbac"
-        filter.typedConfig = pack(rbac)
-        return filter
+        return httpFilter("envoy.filters.http.rbac", rbac)
     }
 }
 

@@ -104,16 +104,18 @@ extension Translator {
         var config = Envoy_Extensions_Filters_Http_DynamicForwardProxy_V3_FilterConfig()
         config.dnsCacheConfig = dnsCache()
         config.saveUpstreamAddress = true  // for egressGuardFilter
-        var filter = HttpFilter()
-        filter.name = "envoy.filters.http.dynamic_forward_proxy"
-        filter.typedConfig = pack(config)
-        return filter
+        return httpFilter("envoy.filters.http.dynamic_forward_proxy", config)
     }
 
     static func routerFilter() -> HttpFilter {
+        httpFilter("envoy.filters.http.router", Envoy_Extensions_Filters_Http_Router_V3_Router())
+    }
+
+    /// A static HTTP filter: its extension name and its typed config.
+    static func httpFilter(_ name: String, _ config: some SwiftProtobuf.Message) -> HttpFilter {
         var filter = HttpFilter()
-        filter.name = "envoy.filters.http.router"
-        filter.typedConfig = pack(Envoy_Extensions_Filters_Http_Router_V3_Router())
+        filter.name = name
+        filter.typedConfig = pack(config)
         return filter
     }
 
