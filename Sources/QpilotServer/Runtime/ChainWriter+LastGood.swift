@@ -27,13 +27,13 @@ extension ChainWriter {
     func recordLastGood(_ compiled: ChainCompiler.Compiled, revision: Int?) {
         let record = LastGood(publishedAt: Date(), revision: revision, middleware: compiled.compiledFrom)
         let url = LastGood.url(in: server.dataDir)
-        if let previous = try? Data(contentsOf: url), let old = try? APIJSON.decoder().decode(LastGood.self, from: previous),
-            old.revision == record.revision, old.middleware == record.middleware
-        {
-            return  // the same config again (a SIGHUP, a refresh): keep the first time it was published
+        if lastGood == nil { lastGood = try? APIJSON.decoder().decode(LastGood.self, from: Data(contentsOf: url)) }
+        if let lastGood, lastGood.revision == record.revision, lastGood.middleware == record.middleware {
+            return  // the same config again (a SIGHUP, a refresh, a restart): keep the first time it was published
         }
         do {
             try ModuleStore.writeAtomically(try APIJSON.encoder().encode(record), to: url, mode: 0o600)
+            lastGood = record
         } catch {
             logger.warning("cannot record the last good config", metadata: ["file": "\(url.path)", "error": "\(error)"])
         }

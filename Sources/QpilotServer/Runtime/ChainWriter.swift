@@ -56,6 +56,8 @@ public actor ChainWriter {
     var publishedVersions: [FleetKey: ConfigVersions] = [:]
     /// Module sets of the latest published generations (see `collectGarbage`).
     var recentModules: [Set<String>] = []
+    /// What `last-good.json` holds, once this process wrote or read it (see ChainWriter+LastGood).
+    var lastGood: LastGood?
     var busy = false
     /// Calls waiting for their turn, in arrival order; each is resumed with true when its turn
     /// comes, or false when it gave up waiting.
