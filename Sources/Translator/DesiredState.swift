@@ -11,12 +11,55 @@ public struct DesiredState: Sendable, Equatable {
     public var moduleEndpoint: ModuleEndpoint
     /// Middleware, in any order; the translator orders them.
     public var middleware: [Middleware]
+    /// HTTPS interception.
+    public var tls: TLS
 
-    public init(egress: Egress, callout: Callout, moduleEndpoint: ModuleEndpoint, middleware: [Middleware]) {
+    public init(egress: Egress, callout: Callout, moduleEndpoint: ModuleEndpoint, middleware: [Middleware], tls: TLS = TLS()) {
         self.egress = egress
         self.callout = callout
         self.moduleEndpoint = moduleEndpoint
         self.middleware = middleware
+        self.tls = tls
+    }
+
+    /// Which HTTPS hosts Envoy terminates with a certificate from qpilot's CA, so that the middleware
+    /// see the requests inside, and how it verifies the real origins.
+    public struct TLS: Sendable, Equatable {
+        public var intercept: [Intercept]
+        /// The certificate authorities Envoy trusts for origins, PEM; nil for Envoy's system
+        /// bundle (`systemBundle`, read on Envoy's machine).
+        public var upstreamCA: String?
+
+        public init(intercept: [Intercept] = [], upstreamCA: String? = nil) {
+            self.intercept = intercept
+            self.upstreamCA = upstreamCA
+        }
+
+        /// Envoy's system bundle on Debian and Ubuntu; the file Envoy reads when no upstreamCA is set.
+        public static let systemBundle = "/etc/ssl/certs/ca-certificates.crt"
+
+        /// The hosts intercepted for the nodes of `fleet`, sorted and without repeats.
+        public func patterns(for fleet: FleetKey) -> [HostPattern] {
+            Array(Set(intercept.filter { $0.applies(to: fleet) }.map(\.host))).sorted()
+        }
+    }
+
+    /// One intercepted host, for every fleet or for some.
+    public struct Intercept: Sendable, Equatable {
+        public var host: HostPattern
+        /// nil means every fleet.
+        public var fleets: [String]?
+
+        public init(host: HostPattern, fleets: [String]? = nil) {
+            self.host = host
+            self.fleets = fleets
+        }
+
+        public func applies(to fleet: FleetKey) -> Bool {
+            guard let fleets else { return true }
+            guard let name = fleet.name else { return false }
+            return fleets.contains(name)
+        }
     }
 
     /// The egress listener's settings.
@@ -53,10 +96,11 @@ public struct DesiredState: Sendable, Equatable {
         }
     }
 
-    /// Every fleet key that gets a config of its own: each fleet some middleware names, and
-    /// every other fleet.
+    /// Every fleet key that gets a config of its own: each fleet that some middleware or some
+    /// intercepted host names, and every other fleet.
     public var fleetKeys: [FleetKey] {
-        Set(middleware.flatMap { $0.fleets ?? [] }).sorted().map(FleetKey.named) + [.everyOther]
+        Set(middleware.flatMap { $0.fleets ?? [] } + tls.intercept.flatMap { $0.fleets ?? [] }).sorted().map(FleetKey.named)
+            + [.everyOther]
     }
 }
 

@@ -97,6 +97,9 @@ extension Translator {
         ("64:ff9b::7f00:0", 104), ("64:ff9b::", 104), ("64:ff9b::a9fe:0", 112), ("64:ff9b::6464:64c8", 128),
     ]
 
+    /// The guard's name in the HTTP filter chain.
+    static let egressGuardFilterName = "envoy.filters.http.rbac"
+
     /// The RBAC filter that refuses internal destinations with 403, placed right after the
     /// dynamic forward proxy filter: that filter resolves the host and, with
     /// `save_upstream_address`, leaves the address it resolved (the one the cluster connects to,
@@ -127,7 +130,7 @@ extension Translator {
         rules.policies = ["internal-destination": policy]
         var rbac = RBACFilter()
         rbac.rules = rules
-        return httpFilter("envoy.filters.http.rbac", rbac)
+        return httpFilter(egressGuardFilterName, rbac)
     }
 }
 

@@ -55,40 +55,48 @@ extension Translator {
 
     /// Every host, every path, to the forward-proxy cluster; CONNECT too on the egress listener.
     static func forwardProxyRoute(name: String, connect: Bool) -> RouteConfiguration {
-        var routes: [Envoy_Config_Route_V3_Route] = []
-        if connect {
-            var match = Envoy_Config_Route_V3_RouteMatch()
-            match.connectMatcher = Envoy_Config_Route_V3_RouteMatch.ConnectMatcher()
-            var upgrade = Envoy_Config_Route_V3_RouteAction.UpgradeConfig()
-            upgrade.upgradeType = "CONNECT"
-            upgrade.connectConfig = Envoy_Config_Route_V3_RouteAction.UpgradeConfig.ConnectConfig()
-            var action = Envoy_Config_Route_V3_RouteAction()
-            action.cluster = Names.forwardProxyCluster
-            action.upgradeConfigs = [upgrade]
-            var route = Envoy_Config_Route_V3_Route()
-            route.name = "connect"
-            route.match = match
-            route.route = action
-            routes.append(route)
-        }
+        var config = RouteConfiguration()
+        config.name = name
+        config.virtualHosts = [anyHost(connect: connect)]
+        return config
+    }
+
+    static func anyHost(connect: Bool) -> Envoy_Config_Route_V3_VirtualHost {
+        var host = Envoy_Config_Route_V3_VirtualHost()
+        host.name = "any"
+        host.domains = ["*"]
+        host.routes = (connect ? [connectRoute(to: Names.forwardProxyCluster)] : []) + [forwardRoute(to: Names.forwardProxyCluster)]
+        return host
+    }
+
+    /// CONNECT, terminated here: the tunnel's bytes go to `cluster` as a TCP stream.
+    static func connectRoute(to cluster: String) -> Envoy_Config_Route_V3_Route {
+        var match = Envoy_Config_Route_V3_RouteMatch()
+        match.connectMatcher = Envoy_Config_Route_V3_RouteMatch.ConnectMatcher()
+        var upgrade = Envoy_Config_Route_V3_RouteAction.UpgradeConfig()
+        upgrade.upgradeType = "CONNECT"
+        upgrade.connectConfig = Envoy_Config_Route_V3_RouteAction.UpgradeConfig.ConnectConfig()
+        var action = Envoy_Config_Route_V3_RouteAction()
+        action.cluster = cluster
+        action.upgradeConfigs = [upgrade]
+        var route = Envoy_Config_Route_V3_Route()
+        route.name = "connect"
+        route.match = match
+        route.route = action
+        return route
+    }
+
+    /// Every path to `cluster`.
+    static func forwardRoute(to cluster: String) -> Envoy_Config_Route_V3_Route {
         var match = Envoy_Config_Route_V3_RouteMatch()
         match.prefix = "/"
         var action = Envoy_Config_Route_V3_RouteAction()
-        action.cluster = Names.forwardProxyCluster
+        action.cluster = cluster
         var route = Envoy_Config_Route_V3_Route()
         route.name = "forward"
         route.match = match
         route.route = action
-        routes.append(route)
-
-        var host = Envoy_Config_Route_V3_VirtualHost()
-        host.name = "any"
-        host.domains = ["*"]
-        host.routes = routes
-        var config = RouteConfiguration()
-        config.name = name
-        config.virtualHosts = [host]
-        return config
+        return route
     }
 
     static func filterChain(_ hcm: HCM) -> Envoy_Config_Listener_V3_FilterChain {
@@ -100,9 +108,9 @@ extension Translator {
         return chain
     }
 
-    static func forwardProxyFilter() -> HttpFilter {
+    static func forwardProxyFilter(cache: String = Names.dnsCache) -> HttpFilter {
         var config = Envoy_Extensions_Filters_Http_DynamicForwardProxy_V3_FilterConfig()
-        config.dnsCacheConfig = dnsCache()
+        config.dnsCacheConfig = dnsCache(cache)
         config.saveUpstreamAddress = true  // for egressGuardFilter
         return httpFilter("envoy.filters.http.dynamic_forward_proxy", config)
     }

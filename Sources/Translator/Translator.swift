@@ -9,13 +9,20 @@ public enum Translator {
     /// The resources for the nodes of `fleet`.
     public static func translate(_ state: DesiredState, for fleet: FleetKey) -> EnvoyResources {
         let chain = orderedChain(state.middleware.filter { $0.applies(to: fleet) })
+        let intercepted = state.tls.patterns(for: fleet)
         var resources = EnvoyResources()
         resources.clusters = [forwardProxyCluster(), calloutCluster(), moduleCluster(state.moduleEndpoint)]
         resources.listeners = [egressListener(state.egress, chain: chain), calloutListener(state.callout, allowInternal: state.egress.allowInternal)]
         resources.routes = [
-            forwardProxyRoute(name: Names.egressRoute, connect: true),
+            egressRoute(intercepted: intercepted, chain: chain),
             forwardProxyRoute(name: Names.calloutRoute, connect: false),
         ]
+        if !intercepted.isEmpty {
+            resources.clusters += [interceptCluster(), tlsForwardProxyCluster(state.tls)]
+            resources.listeners.append(interceptListener(intercepted, egress: state.egress, chain: chain))
+            resources.routes.append(interceptRoute())
+        }
+        resources.interceptedHosts = intercepted
         resources.extensionConfigs = chain.map { wasmExtensionConfig($0, moduleEndpoint: state.moduleEndpoint) }
         return resources
     }
@@ -36,10 +43,11 @@ public enum Translator {
 
     // MARK: Clusters
 
-    /// The DNS cache that the forward-proxy filter and cluster must share, field for field.
-    static func dnsCache() -> Envoy_Extensions_Common_DynamicForwardProxy_V3_DnsCacheConfig {
+    /// The DNS cache that the forward-proxy filter and cluster must share, field for field. The
+    /// intercepted listener and its TLS cluster have their own (`Names.tlsDnsCache`).
+    static func dnsCache(_ name: String = Names.dnsCache) -> Envoy_Extensions_Common_DynamicForwardProxy_V3_DnsCacheConfig {
         var cache = Envoy_Extensions_Common_DynamicForwardProxy_V3_DnsCacheConfig()
-        cache.name = Names.dnsCache
+        cache.name = name
         cache.dnsLookupFamily = .v4Preferred
         return cache
     }
@@ -60,8 +68,13 @@ public enum Translator {
 
     /// `qpilot_callout`: its only endpoint is the internal listener of the same name.
     static func calloutCluster() -> Cluster {
+        internalCluster(Names.calloutCluster, listener: Names.calloutListener)
+    }
+
+    /// A cluster whose only endpoint is an internal listener.
+    static func internalCluster(_ name: String, listener: String) -> Cluster {
         var internalAddress = Envoy_Config_Core_V3_EnvoyInternalAddress()
-        internalAddress.serverListenerName = Names.calloutListener
+        internalAddress.serverListenerName = listener
         var address = Address()
         address.envoyInternalAddress = internalAddress
 
@@ -74,7 +87,7 @@ public enum Translator {
         transport.name = "envoy.transport_sockets.internal_upstream"
         transport.typedConfig = pack(upstream)
 
-        var cluster = staticCluster(Names.calloutCluster, address)
+        var cluster = staticCluster(name, address)
         cluster.transportSocket = transport
         return cluster
     }

@@ -234,7 +234,7 @@ struct DeltaStreamTests {
     @Test("an unknown type URL is reported")
     func unknownType() {
         var stream = DeltaStream()
-        let url = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret"
+        let url = "type.googleapis.com/envoy.service.runtime.v3.Runtime"
         let (events, responses) = stream.receive(Fixtures.delta(.cluster, typeURL: url))
         #expect(events == [.unknownType(url)])
         #expect(responses.isEmpty)

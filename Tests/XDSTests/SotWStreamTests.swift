@@ -275,8 +275,8 @@ struct SotWStreamTests {
         // gamma goes away (a drop) while ecds_a changes (no drop).
         let responses = stream.update(try Fixtures.snapshot(clusters: ["alpha", "beta"], ecdsPayload: "v2"))
         #expect(responses.map(\.type) == [.extensionConfig, .cluster])
-        #expect(ResourceType.breakOrder { _ in false } == [.cluster, .endpoint, .extensionConfig, .listener, .route])
-        #expect(ResourceType.breakOrder { $0 == .extensionConfig || $0 == .listener } == [.cluster, .endpoint, .route, .listener, .extensionConfig])
+        #expect(ResourceType.breakOrder { _ in false } == [.cluster, .endpoint, .secret, .extensionConfig, .listener, .route])
+        #expect(ResourceType.breakOrder { $0 == .extensionConfig || $0 == .listener } == [.cluster, .endpoint, .secret, .route, .listener, .extensionConfig])
     }
 
     @Test("only the types whose version changed are resent")
@@ -296,7 +296,7 @@ struct SotWStreamTests {
     @Test("an unknown type URL is reported and answered with nothing")
     func unknownType() {
         var stream = SotWStream()
-        let url = "type.googleapis.com/envoy.config.core.v3.Secret"
+        let url = "type.googleapis.com/envoy.service.runtime.v3.Runtime"
         let (events, responses) = stream.receive(Fixtures.sotw(.cluster, typeURL: url))
         #expect(events == [.unknownType(url)])
         #expect(responses.isEmpty)

@@ -46,6 +46,9 @@ public nonisolated struct Envoy_Config_Listener_V3_Listener: Sendable {
   /// Filter chains for this listener.
   public var filterChains: [Envoy_Config_Listener_V3_FilterChain] = []
 
+  /// Listener filters, run on each new connection before a filter chain is chosen.
+  public var listenerFilters: [Envoy_Config_Listener_V3_ListenerFilter] = []
+
   /// Access logs emitted by this listener.
   public var accessLog: [Envoy_Config_Accesslog_V3_AccessLog] = []
 
@@ -93,7 +96,7 @@ fileprivate nonisolated let _protobuf_package = "envoy.config.listener.v3"
 
 nonisolated extension Envoy_Config_Listener_V3_Listener: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Listener"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}address\0\u{3}filter_chains\0\u{4}\u{13}access_log\0\u{4}\u{5}internal_listener\0\u{3}stat_prefix\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}address\0\u{3}filter_chains\0\u{4}\u{6}listener_filters\0\u{4}\u{d}access_log\0\u{4}\u{5}internal_listener\0\u{3}stat_prefix\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -104,6 +107,7 @@ nonisolated extension Envoy_Config_Listener_V3_Listener: SwiftProtobuf.Message, 
       case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
       case 2: try { try decoder.decodeSingularMessageField(value: &self._address) }()
       case 3: try { try decoder.decodeRepeatedMessageField(value: &self.filterChains) }()
+      case 9: try { try decoder.decodeRepeatedMessageField(value: &self.listenerFilters) }()
       case 22: try { try decoder.decodeRepeatedMessageField(value: &self.accessLog) }()
       case 27: try {
         var v: Envoy_Config_Listener_V3_Listener.InternalListenerConfig?
@@ -138,6 +142,9 @@ nonisolated extension Envoy_Config_Listener_V3_Listener: SwiftProtobuf.Message, 
     if !self.filterChains.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.filterChains, fieldNumber: 3)
     }
+    if !self.listenerFilters.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.listenerFilters, fieldNumber: 9)
+    }
     if !self.accessLog.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.accessLog, fieldNumber: 22)
     }
@@ -154,6 +161,7 @@ nonisolated extension Envoy_Config_Listener_V3_Listener: SwiftProtobuf.Message, 
     if lhs.name != rhs.name {return false}
     if lhs._address != rhs._address {return false}
     if lhs.filterChains != rhs.filterChains {return false}
+    if lhs.listenerFilters != rhs.listenerFilters {return false}
     if lhs.accessLog != rhs.accessLog {return false}
     if lhs.statPrefix != rhs.statPrefix {return false}
     if lhs.listenerSpecifier != rhs.listenerSpecifier {return false}

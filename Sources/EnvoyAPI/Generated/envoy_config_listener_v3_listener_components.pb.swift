@@ -56,19 +56,90 @@ public nonisolated struct Envoy_Config_Listener_V3_Filter: Sendable {
   public init() {}
 }
 
-/// A set of network filters (match criteria omitted in this subset).
+/// What a connection must match for a filter chain to be chosen (subset).
+public nonisolated struct Envoy_Config_Listener_V3_FilterChainMatch: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Server names (SNI, found by the TLS inspector); `*.example.com` matches any name under it.
+  public var serverNames: [String] = []
+
+  /// `tls` or `raw_buffer`, as a listener filter detected it.
+  public var transportProtocol: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// A set of network filters, with the criteria that select it and its transport socket.
 public nonisolated struct Envoy_Config_Listener_V3_FilterChain: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// The criteria to use when matching a connection to this filter chain.
+  public var filterChainMatch: Envoy_Config_Listener_V3_FilterChainMatch {
+    get {_filterChainMatch ?? Envoy_Config_Listener_V3_FilterChainMatch()}
+    set {_filterChainMatch = newValue}
+  }
+  /// Returns true if `filterChainMatch` has been explicitly set.
+  public var hasFilterChainMatch: Bool {self._filterChainMatch != nil}
+  /// Clears the value of `filterChainMatch`. Subsequent reads from it will return its default value.
+  public mutating func clearFilterChainMatch() {self._filterChainMatch = nil}
+
   /// The network filters that make up the chain, in order.
   public var filters: [Envoy_Config_Listener_V3_Filter] = []
+
+  /// The transport socket for downstream connections (TLS termination).
+  public var transportSocket: Envoy_Config_Core_V3_TransportSocket {
+    get {_transportSocket ?? Envoy_Config_Core_V3_TransportSocket()}
+    set {_transportSocket = newValue}
+  }
+  /// Returns true if `transportSocket` has been explicitly set.
+  public var hasTransportSocket: Bool {self._transportSocket != nil}
+  /// Clears the value of `transportSocket`. Subsequent reads from it will return its default value.
+  public mutating func clearTransportSocket() {self._transportSocket = nil}
 
   /// Unique name of the filter chain.
   public var name: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _filterChainMatch: Envoy_Config_Listener_V3_FilterChainMatch? = nil
+  fileprivate var _transportSocket: Envoy_Config_Core_V3_TransportSocket? = nil
+}
+
+/// A listener filter, run on a new connection before a filter chain is chosen.
+public nonisolated struct Envoy_Config_Listener_V3_ListenerFilter: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Name of the filter to instantiate.
+  public var name: String = String()
+
+  public var configType: Envoy_Config_Listener_V3_ListenerFilter.OneOf_ConfigType? = nil
+
+  /// Filter-specific configuration.
+  public var typedConfig: SwiftProtobuf.Google_Protobuf_Any {
+    get {
+      if case .typedConfig(let v)? = configType {return v}
+      return SwiftProtobuf.Google_Protobuf_Any()
+    }
+    set {configType = .typedConfig(newValue)}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated enum OneOf_ConfigType: Equatable, Sendable {
+    /// Filter-specific configuration.
+    case typedConfig(SwiftProtobuf.Google_Protobuf_Any)
+
+  }
 
   public init() {}
 }
@@ -128,9 +199,9 @@ nonisolated extension Envoy_Config_Listener_V3_Filter: SwiftProtobuf.Message, Sw
   }
 }
 
-nonisolated extension Envoy_Config_Listener_V3_FilterChain: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = _protobuf_package + ".FilterChain"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\u{3}filters\0\u{2}\u{4}name\0")
+nonisolated extension Envoy_Config_Listener_V3_FilterChainMatch: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".FilterChainMatch"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{4}\u{9}transport_protocol\0\u{4}\u{2}server_names\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -138,7 +209,44 @@ nonisolated extension Envoy_Config_Listener_V3_FilterChain: SwiftProtobuf.Messag
       // allocates stack space for every case branch when no optimizations are
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
+      case 9: try { try decoder.decodeSingularStringField(value: &self.transportProtocol) }()
+      case 11: try { try decoder.decodeRepeatedStringField(value: &self.serverNames) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.transportProtocol.isEmpty {
+      try visitor.visitSingularStringField(value: self.transportProtocol, fieldNumber: 9)
+    }
+    if !self.serverNames.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.serverNames, fieldNumber: 11)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Envoy_Config_Listener_V3_FilterChainMatch, rhs: Envoy_Config_Listener_V3_FilterChainMatch) -> Bool {
+    if lhs.serverNames != rhs.serverNames {return false}
+    if lhs.transportProtocol != rhs.transportProtocol {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Envoy_Config_Listener_V3_FilterChain: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".FilterChain"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}filter_chain_match\0\u{2}\u{2}filters\0\u{4}\u{3}transport_socket\0\u{1}name\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._filterChainMatch) }()
       case 3: try { try decoder.decodeRepeatedMessageField(value: &self.filters) }()
+      case 6: try { try decoder.decodeSingularMessageField(value: &self._transportSocket) }()
       case 7: try { try decoder.decodeSingularStringField(value: &self.name) }()
       default: break
       }
@@ -146,9 +254,19 @@ nonisolated extension Envoy_Config_Listener_V3_FilterChain: SwiftProtobuf.Messag
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._filterChainMatch {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
     if !self.filters.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.filters, fieldNumber: 3)
     }
+    try { if let v = self._transportSocket {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+    } }()
     if !self.name.isEmpty {
       try visitor.visitSingularStringField(value: self.name, fieldNumber: 7)
     }
@@ -156,8 +274,61 @@ nonisolated extension Envoy_Config_Listener_V3_FilterChain: SwiftProtobuf.Messag
   }
 
   public static func ==(lhs: Envoy_Config_Listener_V3_FilterChain, rhs: Envoy_Config_Listener_V3_FilterChain) -> Bool {
+    if lhs._filterChainMatch != rhs._filterChainMatch {return false}
     if lhs.filters != rhs.filters {return false}
+    if lhs._transportSocket != rhs._transportSocket {return false}
     if lhs.name != rhs.name {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Envoy_Config_Listener_V3_ListenerFilter: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListenerFilter"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{4}\u{2}typed_config\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try {
+        var v: SwiftProtobuf.Google_Protobuf_Any?
+        var hadOneofValue = false
+        if let current = self.configType {
+          hadOneofValue = true
+          if case .typedConfig(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.configType = .typedConfig(v)
+        }
+      }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    try { if case .typedConfig(let v)? = self.configType {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Envoy_Config_Listener_V3_ListenerFilter, rhs: Envoy_Config_Listener_V3_ListenerFilter) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.configType != rhs.configType {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

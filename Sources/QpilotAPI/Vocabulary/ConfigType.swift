@@ -6,6 +6,7 @@ public enum ConfigType: String, Vocabulary, Comparable, CodingKeyRepresentable {
     case listeners = "LDS"
     case routes = "RDS"
     case middleware = "ECDS"
+    case secrets = "SDS"
 
 
     public static func < (lhs: Self, rhs: Self) -> Bool {

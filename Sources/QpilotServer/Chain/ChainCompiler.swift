@@ -94,7 +94,7 @@ enum ChainCompiler {
                 address: desired.egress.address, port: desired.egress.port, accessLog: desired.egress.accessLog,
                 allowInternal: desired.egress.allowInternal),
             callout: .init(accessLog: desired.callout.accessLog),
-            moduleEndpoint: .init(host: endpoint.host, port: endpoint.port), middleware: middleware)
+            moduleEndpoint: .init(host: endpoint.host, port: endpoint.port), middleware: middleware, tls: desired.tls)
 
         var encodedMiddleware: [String: Resource] = [:]
         func snapshot(_ key: FleetKey) throws(QpilotError) -> Snapshot {

@@ -40,6 +40,6 @@ public enum SnapshotBuilder {
                 try Resource(name: $0.name, typeURL: ResourceType.route.typeURL, message: $0, versionKey: versionKey)
             },
             .extensionConfig: extensionConfigs,
-        ])
+        ], secretNames: resources.interceptedHosts)
     }
 }

@@ -20,6 +20,8 @@ public struct DesiredConfig: Sendable, Equatable {
 
     public var egress = Egress()
     public var callout = Callout()
+    /// `tls.intercept` and `tls.upstreamCA` (read and checked when the file is loaded).
+    public var tls = DesiredState.TLS()
     /// How Envoy gets module bytes, for every middleware that does not say otherwise.
     public var delivery = Delivery.inline
     /// The file's `middleware:` section, or nil when the file has none (the store is then the

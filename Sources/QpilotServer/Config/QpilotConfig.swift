@@ -98,8 +98,26 @@ public struct QpilotConfig: Sendable, Equatable {
             if let address = fields["publicAddress"] { server.modules.publicAddress = try address.hostPort() }
             if let dir = fields["sharedDir"] { server.modules.sharedDir = try path(dir) }
         }
+        var desired = config.desired
         if let tls = top["tls"] {
-            let fields = try tls.mapping(allowed: ["caCertFile", "caKeyFile"])
+            let fields = try tls.mapping(allowed: ["caCertFile", "caKeyFile", "leafLifetimeSeconds", "intercept", "upstreamCA"])
+            if let value = fields["leafLifetimeSeconds"] {
+                let seconds = try value.int()
+                guard (10...86400).contains(seconds) else {
+                    throw value.error("a certificate lifetime is between 10 and 86400 seconds (24 hours); got \(seconds)")
+                }
+                server.tls.leafLifetimeSeconds = seconds
+            }
+            if let intercept = fields["intercept"], !intercept.isNull {
+                let items = try intercept.sequence()
+                guard items.count <= 1000 else {
+                    throw intercept.error("\(items.count) entries; at most 1000 (a '*.domain' wildcard covers many names)")
+                }
+                for item in items { desired.tls.intercept.append(try parseIntercept(item)) }
+            }
+            if let file = fields["upstreamCA"], !file.isNull {
+                desired.tls.upstreamCA = try UpstreamRoots.read(try path(file), field: file)
+            }
             if let file = fields["caCertFile"] { server.tls.caCertFile = try path(file) }
             if let file = fields["caKeyFile"] { server.tls.caKeyFile = try path(file) }
             if let given = fields["caCertFile"], fields["caKeyFile"] == nil {
@@ -110,7 +128,6 @@ public struct QpilotConfig: Sendable, Equatable {
             }
         }
         config.server = server
-        var desired = config.desired
         if let egress = top["egress"] {
             let fields = try egress.mapping(allowed: ["address", "port", "accessLog", "allowInternal"])
             if let address = fields["address"] {
@@ -200,6 +217,24 @@ public struct QpilotConfig: Sendable, Equatable {
             entry.sha256 = text
         }
         if let policy = fields["pullPolicy"] { entry.pullPolicy = try policy.oneOf(PullPolicy.self) }
+        return entry
+    }
+
+    /// `- api.example.com` (every fleet) or `- {host: api.example.com, fleets: [payments]}`.
+    static func parseIntercept(_ item: YAMLReader) throws(QpilotError) -> DesiredState.Intercept {
+        func host(_ reader: YAMLReader) throws(QpilotError) -> HostPattern {
+            let text = try reader.string()
+            do throws(HostPatternError) { return try HostPattern(parsing: text) } catch { throw reader.error(error.description) }
+        }
+        guard case .mapping = item.node else { return DesiredState.Intercept(host: try host(item)) }
+        let fields = try item.mapping(allowed: ["host", "fleets"])
+        guard let hostField = fields["host"] else { throw item.error("an intercepted entry needs a host (a name or '*.domain')") }
+        var entry = DesiredState.Intercept(host: try host(hostField))
+        if let fleets = fields["fleets"] {
+            let list = try fleets.strings()
+            if let problem = MiddlewareRules.fleetsProblem(list) { throw fleets.error(problem) }
+            entry.fleets = list
+        }
         return entry
     }
 

@@ -43,6 +43,8 @@ public struct ServerSettings: Sendable, Equatable {
     public struct TLS: Sendable, Equatable {
         public var caCertFile: URL?
         public var caKeyFile: URL?
+        /// How long a minted certificate of an intercepted name is valid; re-issued after two thirds.
+        public var leafLifetimeSeconds = 24 * 3600
     }
 
     public var xds = XDS()

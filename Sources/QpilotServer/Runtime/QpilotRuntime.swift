@@ -29,6 +29,8 @@ public struct QpilotRuntime: Sendable {
     let lock: DirectoryLock
     /// qpilot's certificate authority (see `ServerSettings.certificateAuthority`).
     public let authority: CertificateAuthority
+    /// The certificates of intercepted names, minted when Envoy asks.
+    public let certificates: LeafCertificates
     let logger: Logger
 
     /// Loads and publishes the config once; throws when it is unusable, so a bad file (or tokens
@@ -76,15 +78,19 @@ public struct QpilotRuntime: Sendable {
         cache = SnapshotCache()
         rejections = StoredRejections(store: store, logger: logger)
         nodes = NodeRegistry(remembered: try await StoredRejections.load(from: store), log: rejections)
+        let versionKey = SymmetricKey(data: try await store.versionKey())
         writer = ChainWriter(
             configURL: url, loaded: config, cache: cache, store: store, modules: modules, moduleStore: moduleStore, logger: logger,
-            versionKey: SymmetricKey(data: try await store.versionKey()))
+            versionKey: versionKey)
+        certificates = LeafCertificates(
+            authority: authority, cache: cache, lifetime: TimeInterval(server.tls.leafLifetimeSeconds), versionKey: versionKey,
+            logger: logger)
         // A chain that cannot be built now (a module file gone, a registry down for a source not
         // fetched yet) does not keep qpilot down: the last good one is served, and said so.
         if case .failure(let error) = await writer.reload(), await !writer.serveLastGood(after: error) { throw error }
         xds = XDSService(
             address: server.xds.address, maxReceiveBytes: server.xds.maxReceiveBytes,
-            discovery: AggregatedDiscoveryServer(watcher: cache, nodes: nodes, logger: logger))
+            discovery: AggregatedDiscoveryServer(watcher: cache, onDemand: certificates, nodes: nodes, logger: logger))
     }
 
     /// How long a graceful shutdown may take before the remaining work is cancelled.
@@ -106,6 +112,7 @@ public struct QpilotRuntime: Sendable {
             logger: logger, onResponse: { metrics.adminResponse(status: $0) })
         return [
             xds, moduleEndpoint, admin, ConfigWatchService(writer: writer, refresh: .seconds(server.modules.refreshSeconds)), rejections,
+            CertificateRenewalService(certificates: certificates),
         ]
     }
 

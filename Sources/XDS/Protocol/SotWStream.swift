@@ -10,6 +10,9 @@ import EnvoyAPI
 /// - After a NACK the same version is never resent (go-control-plane does, and loops; its issues
 ///   #46, #582, #962). The type is parked until the snapshot changes.
 /// - LDS and CDS with no names are wildcard; other types carry the names Envoy wants.
+/// - On-demand types (SDS) carry the names the client asked for that exist, labelled with the
+///   versions of just those, so a certificate made for another node of the fleet sends nothing.
+///   Envoy skips a name absent from a response if it never held it.
 /// - ECDS goes one resource per response (`ResourceType.sendsOneAtATime`): a non-wildcard type may
 ///   carry a subset, and Envoy updates only the subscriptions named in a response. A NACK then
 ///   names one middleware, parks only that resource, and the others still go out. Each such
@@ -153,7 +156,9 @@ public struct SotWStream: Sendable {
         let current = Dictionary(uniqueKeysWithValues: names.map { ($0, available[$0]!.version) })
         // What a client holding all of `current` reports: one-at-a-time responses are labelled by
         // what the client holds; whole-type responses by the snapshot's version of the type.
-        let complete = type.sendsOneAtATime ? Snapshot.typeVersion(current) : snapshot.version(of: type)
+        // On-demand types too: each node holds only what it asked for.
+        let complete =
+            type.sendsOneAtATime || type.isOnDemand ? Snapshot.typeVersion(current) : snapshot.version(of: type)
         if state.sentNonce == nil, state.sentVersion == nil, state.initialClientVersion == complete {
             // A reconnecting Envoy already holds this version: nothing to send, and it counts as
             // ACKed. (For ECDS the node registry still checks each resource against the NACKs it

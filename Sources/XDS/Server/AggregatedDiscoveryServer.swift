@@ -12,6 +12,7 @@ import Synchronization
 /// locks; the only shared state is the cache and the node registry.
 public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDiscoveryService.SimpleServiceProtocol {
     let watcher: any ConfigWatcher
+    let onDemand: (any OnDemandResources)?
     let nodes: NodeRegistry
     let logger: Logger
     let limits: Limits
@@ -19,9 +20,14 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
 
     /// - Parameters:
     ///   - watcher: where snapshots come from.
+    ///   - onDemand: what makes resources of on-demand types (certificates) when a node asks.
     ///   - nodes: where per-node status goes.
-    public init(watcher: any ConfigWatcher, nodes: NodeRegistry, logger: Logger, limits: Limits = Limits()) {
+    public init(
+        watcher: any ConfigWatcher, onDemand: (any OnDemandResources)? = nil, nodes: NodeRegistry, logger: Logger,
+        limits: Limits = Limits()
+    ) {
         self.watcher = watcher
+        self.onDemand = onDemand
         self.nodes = nodes
         self.logger = logger
         self.limits = limits
@@ -99,6 +105,7 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
         // of growing a queue in qpilot's memory.
         let inputs = AsyncChannel<Input<Flavour.Request>>()
         var identity: (node: String, stream: Int)?
+        var fleet = ""
         let ticket = open.add { inputs.finish() }
         defer {
             open.remove(ticket)
@@ -125,7 +132,7 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
                                 code: .invalidArgument,
                                 message: "the first request must carry a node with an id (set node.id in the bootstrap)")
                         }
-                        let fleet = Self.fleet(of: node)
+                        fleet = Self.fleet(of: node)
                         guard node.id.utf8.count <= limits.maxIdentityBytes, fleet.utf8.count <= limits.maxIdentityBytes else {
                             throw RPCError(
                                 code: .invalidArgument,
@@ -148,6 +155,12 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
                             for await snapshot in snapshots { await inputs.send(.snapshot(snapshot)) }
                         }
                     }
+                    if let fresh = makeOnDemand(Flavour.subscriptions(of: request), fleet: fleet) {
+                        // What the node asks for exists now: the answer to this request carries it.
+                        let responses = machine.update(fresh)
+                        record(machine.drainEvents(), identity!)
+                        try await send(responses, Flavour.self, writer, identity!)
+                    }
                     let (events, responses) = machine.receive(request)
                     guard machine.heldNames <= limits.maxNames else {
                         throw RPCError(
@@ -167,6 +180,19 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
                 }
             }
         }
+    }
+
+    /// Asks `onDemand` for the names of an on-demand type that a request subscribes to and the
+    /// fleet's snapshot lacks; returns the snapshot that now has them, or nil when nothing changed.
+    private func makeOnDemand(_ subscription: (typeURL: String, names: [String]), fleet: String) -> Snapshot? {
+        guard let onDemand, let type = ResourceType(typeURL: subscription.typeURL), type.isOnDemand,
+            !subscription.names.isEmpty
+        else { return nil }
+        let held = watcher.snapshot(for: fleet)?.resources(of: type) ?? [:]
+        // Bounded like every other list a client sends (Limits.maxNames).
+        let missing = Set(subscription.names.prefix(limits.maxNames)).subtracting(held.keys).subtracting(["*"])
+        guard !missing.isEmpty, onDemand.requested(missing, of: type, fleet: fleet) else { return nil }
+        return watcher.snapshot(for: fleet)
     }
 
     private func record(_ events: [ProtocolEvent], _ identity: (node: String, stream: Int)) {

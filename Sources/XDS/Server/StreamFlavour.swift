@@ -8,6 +8,8 @@ protocol StreamFlavour: Sendable {
 
     static var name: String { get }
     static func node(of request: Request) -> Envoy_Config_Core_V3_Node?
+    /// The type a request is about and the names it (newly) subscribes to.
+    static func subscriptions(of request: Request) -> (typeURL: String, names: [String])
     mutating func receive(_ request: Request) -> (events: [ProtocolEvent], responses: [Response])
     mutating func update(_ snapshot: Snapshot) -> [Response]
     mutating func drainEvents() -> [ProtocolEvent]
@@ -20,6 +22,9 @@ extension SotWStream: StreamFlavour {
     static func node(of request: Envoy_Service_Discovery_V3_DiscoveryRequest) -> Envoy_Config_Core_V3_Node? {
         request.hasNode ? request.node : nil
     }
+    static func subscriptions(of request: Envoy_Service_Discovery_V3_DiscoveryRequest) -> (typeURL: String, names: [String]) {
+        (request.typeURL, request.resourceNames)
+    }
     static func describe(_ response: Response) -> (type: ResourceType, version: String, wire: Envoy_Service_Discovery_V3_DiscoveryResponse) {
         (response.type, response.version, response.message)
     }
@@ -30,6 +35,9 @@ extension DeltaStream: StreamFlavour {
     mutating func drainEvents() -> [ProtocolEvent] { [] }
     static func node(of request: Envoy_Service_Discovery_V3_DeltaDiscoveryRequest) -> Envoy_Config_Core_V3_Node? {
         request.hasNode ? request.node : nil
+    }
+    static func subscriptions(of request: Envoy_Service_Discovery_V3_DeltaDiscoveryRequest) -> (typeURL: String, names: [String]) {
+        (request.typeURL, request.resourceNamesSubscribe)
     }
     static func describe(_ response: Response) -> (type: ResourceType, version: String, wire: Envoy_Service_Discovery_V3_DeltaDiscoveryResponse) {
         (response.type, response.systemVersion, response.message)

@@ -7,6 +7,8 @@ public enum ResourceType: Int, CaseIterable, Sendable, Comparable, Codable, Cust
     case listener
     case route
     case extensionConfig
+    /// SDS: the TLS certificates of intercepted names, made when a node asks for one.
+    case secret
 
     /// The type URL that Envoy puts in `DiscoveryRequest.type_url`.
     public var typeURL: String {
@@ -16,6 +18,7 @@ public enum ResourceType: Int, CaseIterable, Sendable, Comparable, Codable, Cust
         case .listener: "type.googleapis.com/envoy.config.listener.v3.Listener"
         case .route: "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
         case .extensionConfig: "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig"
+        case .secret: "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret"
         }
     }
 
@@ -40,6 +43,12 @@ public enum ResourceType: Int, CaseIterable, Sendable, Comparable, Codable, Cust
     /// rejected before is no proof it runs (see `NodeRegistry`).
     public var sendsOneAtATime: Bool { self == .extensionConfig }
 
+    /// Resources made when a node asks for them by name, not in advance (`OnDemandResources`).
+    /// Each node holds only the names it asked for, so a SotW response is labelled with the
+    /// versions of what that node holds, not with the fleet's version of the type, and a node's
+    /// config sync state leaves these types out.
+    public var isOnDemand: Bool { self == .secret }
+
     /// The name status and rollouts use for this type.
     public var configType: ConfigType {
         switch self {
@@ -48,10 +57,11 @@ public enum ResourceType: Int, CaseIterable, Sendable, Comparable, Codable, Cust
         case .listener: .listeners
         case .route: .routes
         case .extensionConfig: .middleware
+        case .secret: .secrets
         }
     }
 
-    /// A short name for logs and metrics: `CDS`, `EDS`, `LDS`, `RDS`, `ECDS`.
+    /// A short name for logs and metrics: `CDS`, `EDS`, `LDS`, `RDS`, `ECDS`, `SDS`.
     public var description: String { configType.rawValue }
 
     public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
@@ -64,7 +74,7 @@ extension ResourceType {
     /// its listener while that listener drains, and a new listener starts from the subscription's
     /// last received config, even one Envoy NACKed. Sending the good config first means the new
     /// listener never starts from a refused one.
-    static let sendOrder: [ResourceType] = [.cluster, .endpoint, .extensionConfig, .listener, .route]
+    static let sendOrder: [ResourceType] = [.cluster, .endpoint, .secret, .extensionConfig, .listener, .route]
 
     /// `sendOrder`, except that a type that drops resources goes after every other type, in
     /// reverse order: the listener stops naming a filter config before the config goes away

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import QpilotAPI
 
 /// An immutable, consistent set of resources for one fleet.
 ///
@@ -13,10 +14,13 @@ public struct Snapshot: Sendable {
     public let versions: [ResourceType: String]
     /// A digest of all per-type versions, reported as `system_version_info` in Delta.
     public let version: String
+    /// The names a node of this fleet may be given a `Secret` for, on request: its intercepted
+    /// hosts. The same list its listeners admit, so policy and config never disagree.
+    public let secretNames: [HostPattern]
 
     /// Builds a snapshot. Throws ``SnapshotError/duplicateName`` when one name appears twice in a
     /// type, since Envoy rejects a response that carries a name twice.
-    public init(_ byType: [ResourceType: [Resource]]) throws {
+    public init(_ byType: [ResourceType: [Resource]], secretNames: [HostPattern] = []) throws {
         var resources: [ResourceType: [String: Resource]] = [:]
         var versions: [ResourceType: String] = [:]
         for type in ResourceType.allCases {
@@ -34,6 +38,25 @@ public struct Snapshot: Sendable {
         self.versions = versions
         let all = ResourceType.allCases.map { versions[$0]! }.joined(separator: ".")
         self.version = Resource.hash(Data(all.utf8))
+        self.secretNames = secretNames
+    }
+
+    /// This snapshot with `resources` added to their on-demand type (replacing any of the same
+    /// name): the base config of a fleet plus what its nodes asked for.
+    public func adding(_ onDemand: [ResourceType: [String: Resource]]) -> Snapshot {
+        var byType = resources.mapValues { Array($0.values) }
+        for (type, named) in onDemand {
+            var merged = resources(of: type)
+            merged.merge(named) { $1 }
+            byType[type] = Array(merged.values)
+        }
+        // The names are unique by construction: the init cannot throw here.
+        return try! Snapshot(byType, secretNames: secretNames)
+    }
+
+    /// Whether a node of this fleet may be given a secret named `name`.
+    public func allowsSecret(_ name: String) -> Bool {
+        secretNames.contains { $0.matches(name) }
     }
 
     /// The version of a type whose resources have these versions, by name. A SotW response that
@@ -54,10 +77,11 @@ public struct Snapshot: Sendable {
     public var filterVersions: [String: String] { resources(of: .extensionConfig).mapValues(\.version) }
 
     /// The version of each type that has resources: what a node holding this snapshot has ACKed
-    /// (Envoy never subscribes to a type with nothing in it).
+    /// (Envoy never subscribes to a type with nothing in it). On-demand types are left out: each
+    /// node holds only the names it asked for.
     public var versionsOfNonEmptyTypes: [ResourceType: String] {
         var result: [ResourceType: String] = [:]
-        for type in ResourceType.allCases where !resources(of: type).isEmpty { result[type] = version(of: type) }
+        for type in ResourceType.allCases where !type.isOnDemand && !resources(of: type).isEmpty { result[type] = version(of: type) }
         return result
     }
 }

@@ -8,6 +8,16 @@ public protocol ConfigWatcher: Sendable {
     /// Snapshots for one fleet: the current one first, when there is one, then each change.
     /// Only the newest matters, so a slow consumer skips intermediate snapshots.
     func watch(fleet: String) -> AsyncStream<Snapshot>
+
+    /// The snapshot a node of `fleet` receives now.
+    func snapshot(for fleet: String) -> Snapshot?
+}
+
+/// Makes resources of on-demand types (`ResourceType.isOnDemand`) when a node asks for them.
+public protocol OnDemandResources: Sendable {
+    /// A node of `fleet` subscribes to `names` of `type` that its snapshot lacks. Adds those it
+    /// may have to the cache, before the request is answered, and returns whether it added any.
+    func requested(_ names: Set<String>, of type: ResourceType, fleet: String) -> Bool
 }
 
 /// Snapshots keyed by fleet, with a fallback for fleets no middleware names.
@@ -24,8 +34,18 @@ public final class SnapshotCache: ConfigWatcher {
         var fallback: Snapshot?
         var watchers: [Int: Watcher] = [:]
         var nextWatcherID = 0
+        /// Resources made on request, by the fleet of the nodes that asked.
+        var onDemand: [String: [ResourceType: [String: Resource]]] = [:]
+        /// The base snapshot plus `onDemand`, for each fleet that has any.
+        var effective: [String: Snapshot] = [:]
 
-        func snapshot(for fleet: String) -> Snapshot? { byFleet[fleet] ?? fallback }
+        func base(for fleet: String) -> Snapshot? { byFleet[fleet] ?? fallback }
+        func snapshot(for fleet: String) -> Snapshot? { effective[fleet] ?? base(for: fleet) }
+
+        mutating func rebuild(_ fleet: String) {
+            let extra = (onDemand[fleet] ?? [:]).filter { !$0.value.isEmpty }
+            effective[fleet] = extra.isEmpty ? nil : base(for: fleet)?.adding(extra)
+        }
     }
 
     private let state = Mutex(State())
@@ -68,16 +88,50 @@ public final class SnapshotCache: ConfigWatcher {
             let before = state
             state.byFleet = byFleet
             state.fallback = fallback
-            for watcher in state.watchers.values {
-                guard let next = state.snapshot(for: watcher.fleet) else { continue }
-                if before.snapshot(for: watcher.fleet)?.version != next.version {
-                    watcher.continuation.yield(next)
-                }
+            for fleet in state.onDemand.keys { state.rebuild(fleet) }
+            Self.notify(&state, before: before)
+        }
+    }
+
+    private static func notify(_ state: inout State, before: State, only fleet: String? = nil) {
+        for watcher in state.watchers.values where fleet == nil || watcher.fleet == fleet {
+            guard let next = state.snapshot(for: watcher.fleet) else { continue }
+            if before.snapshot(for: watcher.fleet)?.version != next.version {
+                watcher.continuation.yield(next)
             }
         }
     }
 
-    /// The snapshot a node of `fleet` receives now.
+    /// Adds (or replaces) resources of an on-demand type for the nodes of `fleet`, and sends the
+    /// fleet's streams the result.
+    public func addOnDemand(_ resources: [Resource], of type: ResourceType, fleet: String) {
+        precondition(type.isOnDemand, "\(type) is made in advance, not on demand")
+        state.withLock { state in
+            let before = state
+            for resource in resources { state.onDemand[fleet, default: [:]][type, default: [:]][resource.name] = resource }
+            state.rebuild(fleet)
+            Self.notify(&state, before: before, only: fleet)
+        }
+    }
+
+    /// Removes on-demand resources of `fleet` by name.
+    public func removeOnDemand(_ names: Set<String>, of type: ResourceType, fleet: String) {
+        state.withLock { state in
+            let before = state
+            for name in names { state.onDemand[fleet]?[type]?[name] = nil }
+            if state.onDemand[fleet]?.values.allSatisfy(\.isEmpty) == true { state.onDemand[fleet] = nil }
+            state.rebuild(fleet)
+            Self.notify(&state, before: before, only: fleet)
+        }
+    }
+
+    /// The on-demand resources of `type`, by fleet, then by name.
+    public func onDemand(of type: ResourceType) -> [String: [String: Resource]] {
+        state.withLock { state in state.onDemand.compactMapValues { $0[type] }.filter { !$0.value.isEmpty } }
+    }
+
+    /// The snapshot a node of `fleet` receives now: its fleet's config, and what its fleet's nodes
+    /// asked for.
     public func snapshot(for fleet: String) -> Snapshot? {
         state.withLock { $0.snapshot(for: fleet) }
     }

@@ -70,7 +70,8 @@ public struct NodeStatus: Sendable, Equatable, Codable {
         guard let snapshot else { return lastNack != nil ? .nacked : .pending }
         if !rejectedFilters(against: snapshot).isEmpty { return .nacked }
         if let lastNack, lastNack.type != .extensionConfig { return .nacked }
-        for type in ResourceType.allCases where sent[type] != nil || acked[type] != nil {
+        // On-demand types (certificates) are not config: each node holds what it asked for.
+        for type in ResourceType.allCases where !type.isOnDemand && (sent[type] != nil || acked[type] != nil) {
             if type.sendsOneAtATime {
                 let desired = snapshot.resources(of: type)
                 if desired.contains(where: { filters[$0.key]?.acked != $0.value.version }) { return .pending }
