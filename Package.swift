@@ -259,7 +259,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "QpilotServer", "XDS", "EnvoyAPI", "Modules", "QpilotAPI", "QpilotTestSupport",
+                "QpilotServer", "XDS", "EnvoyAPI", "Modules", "QpilotAPI", "QpilotTestSupport", "PKI",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -21,6 +21,11 @@ extension Translator {
         var connect = HCM.UpgradeConfig()
         connect.upgradeType = "CONNECT"
         hcm.upgradeConfigs = [connect]
+        // Python's http.client before 3.12 (and so requests and urllib3 on Debian 12) sends
+        // CONNECT as HTTP/1.0, which Envoy answers with 426 unless told to accept it.
+        var http1 = Envoy_Config_Core_V3_Http1ProtocolOptions()
+        http1.acceptHTTP10 = true
+        hcm.httpProtocolOptions = http1
         var http2 = Envoy_Config_Core_V3_Http2ProtocolOptions()
         http2.allowConnect = true
         hcm.http2ProtocolOptions = http2

@@ -60,6 +60,15 @@ public nonisolated struct Envoy_Extensions_Filters_Network_HttpConnectionManager
   public var httpFilters: [Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpFilter] = []
 
   /// HTTP/2 codec settings.
+  public var httpProtocolOptions: Envoy_Config_Core_V3_Http1ProtocolOptions {
+    get {_httpProtocolOptions ?? Envoy_Config_Core_V3_Http1ProtocolOptions()}
+    set {_httpProtocolOptions = newValue}
+  }
+  /// Returns true if `httpProtocolOptions` has been explicitly set.
+  public var hasHTTPProtocolOptions: Bool {self._httpProtocolOptions != nil}
+  /// Clears the value of `httpProtocolOptions`. Subsequent reads from it will return its default value.
+  public mutating func clearHTTPProtocolOptions() {self._httpProtocolOptions = nil}
+
   public var http2ProtocolOptions: Envoy_Config_Core_V3_Http2ProtocolOptions {
     get {_http2ProtocolOptions ?? Envoy_Config_Core_V3_Http2ProtocolOptions()}
     set {_http2ProtocolOptions = newValue}
@@ -157,6 +166,7 @@ public nonisolated struct Envoy_Extensions_Filters_Network_HttpConnectionManager
 
   public init() {}
 
+  fileprivate var _httpProtocolOptions: Envoy_Config_Core_V3_Http1ProtocolOptions? = nil
   fileprivate var _http2ProtocolOptions: Envoy_Config_Core_V3_Http2ProtocolOptions? = nil
 }
 
@@ -238,7 +248,7 @@ fileprivate nonisolated let _protobuf_package = "envoy.extensions.filters.networ
 
 nonisolated extension Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".HttpConnectionManager"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}codec_type\0\u{3}stat_prefix\0\u{1}rds\0\u{3}route_config\0\u{3}http_filters\0\u{4}\u{4}http2_protocol_options\0\u{4}\u{4}access_log\0\u{4}\u{a}upgrade_configs\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}codec_type\0\u{3}stat_prefix\0\u{1}rds\0\u{3}route_config\0\u{3}http_filters\0\u{4}\u{3}http_protocol_options\0\u{3}http2_protocol_options\0\u{4}\u{4}access_log\0\u{4}\u{a}upgrade_configs\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -275,6 +285,7 @@ nonisolated extension Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_
         }
       }()
       case 5: try { try decoder.decodeRepeatedMessageField(value: &self.httpFilters) }()
+      case 8: try { try decoder.decodeSingularMessageField(value: &self._httpProtocolOptions) }()
       case 9: try { try decoder.decodeSingularMessageField(value: &self._http2ProtocolOptions) }()
       case 13: try { try decoder.decodeRepeatedMessageField(value: &self.accessLog) }()
       case 23: try { try decoder.decodeRepeatedMessageField(value: &self.upgradeConfigs) }()
@@ -308,6 +319,9 @@ nonisolated extension Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_
     if !self.httpFilters.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.httpFilters, fieldNumber: 5)
     }
+    try { if let v = self._httpProtocolOptions {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+    } }()
     try { if let v = self._http2ProtocolOptions {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
     } }()
@@ -325,6 +339,7 @@ nonisolated extension Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_
     if lhs.statPrefix != rhs.statPrefix {return false}
     if lhs.routeSpecifier != rhs.routeSpecifier {return false}
     if lhs.httpFilters != rhs.httpFilters {return false}
+    if lhs._httpProtocolOptions != rhs._httpProtocolOptions {return false}
     if lhs._http2ProtocolOptions != rhs._http2ProtocolOptions {return false}
     if lhs.accessLog != rhs.accessLog {return false}
     if lhs.upgradeConfigs != rhs.upgradeConfigs {return false}

@@ -48,14 +48,17 @@ struct HTTPResult {
     }
 }
 
-/// Runs curl; tests speak HTTP the way an operator would.
-func curl(_ arguments: [String], timeout: Int = 10) throws -> HTTPResult {
+/// Runs curl; tests speak HTTP the way an operator would. With `namespace`, curl runs inside
+/// that network namespace (`ip netns exec`), where the namespace's hosts file names the hosts.
+func curl(_ arguments: [String], timeout: Int = 10, namespace: String? = nil) throws -> HTTPResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     let headerFile = FileManager.default.temporaryDirectory.appendingPathComponent("curl-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(at: headerFile) }
     let output = arguments.contains("-o") ? [] : ["-o", "-"]
-    process.arguments = ["curl", "-sS", "--max-time", String(timeout), "-D", headerFile.path] + output + arguments
+    process.arguments =
+        (namespace.map { ["ip", "netns", "exec", $0] } ?? []) + ["curl", "-sS", "--max-time", String(timeout), "-D", headerFile.path]
+        + output + arguments
     let out = Pipe()
     process.standardOutput = out
     process.standardError = FileHandle.nullDevice

@@ -26,6 +26,8 @@ final class PIIGuardExchange: HTTPContext {
     private var request = BodyState.ignored
     private var response = BodyState.ignored
     private var blocked = false
+    /// A CONNECT: what follows the headers is a tunnel (TLS, most often), not an HTTP body.
+    private var tunnel = false
 
     init(config: PIIGuardConfig, metrics: PIIGuardMetrics) {
         self.config = config
@@ -36,6 +38,12 @@ final class PIIGuardExchange: HTTPContext {
     // MARK: Request
 
     override func onRequestHeaders(headerCount: Int, endOfStream: Bool) -> Action {
+        // A tunnel's bytes are opaque: buffering them for a scan would stall the tunnel, and a
+        // mask would corrupt it. HTTPS through an intercepted name is scanned after decryption.
+        if requestHeaders[":method"] == "CONNECT" {
+            tunnel = true
+            return .continue
+        }
         if config.scope.contains(.query), let path = requestHeaders[":path"] {
             let mask: UInt8? = config.mode == .scrub ? config.maskCharacter : nil
             let result = QueryString.scan(path: path, detector: config.detector, mask: mask)
@@ -70,7 +78,7 @@ final class PIIGuardExchange: HTTPContext {
     // MARK: Response
 
     override func onResponseHeaders(headerCount: Int, endOfStream: Bool) -> Action {
-        guard config.scope.contains(.responseBody), !endOfStream, !blocked else {
+        guard config.scope.contains(.responseBody), !endOfStream, !blocked, !tunnel else {
             return .continue
         }
         return startBody(&response, headers: responseHeaders, label: "response body")

@@ -1,0 +1,148 @@
+import Foundation
+import Testing
+
+extension Integration {
+    /// HTTPS egress (issue 11): interception with certificates qpilot mints over SDS, against
+    /// Envoy 1.40 and a real HTTPS origin, inside a network namespace of the test's own.
+    @Suite("HTTPS interception")
+    struct InterceptTests {
+        /// Runs `body` in a fresh lab, and always tears the namespace down.
+        static func withLab(tls: String, middleware: String, _ body: (InterceptLab) async throws -> Void) async throws {
+            let lab = try await InterceptLab(tls: tls, middleware: middleware)
+            defer { lab.stop() }
+            do {
+                try await body(lab)
+            } catch {
+                Issue.record("qpilot's log:\n\(lab.qpilotLog.suffix(4000))\nEnvoy's log:\n\(lab.envoy?.log.suffix(4000) ?? "")")
+                throw error
+            }
+        }
+
+        @Test(
+            "an intercepted name: pii-guard scrubs and key-injector swaps the key in HTTPS requests over HTTP/1.1 and HTTP/2, and the origin gets what they sent; other names stay tunnels; a bad origin certificate is an error with nothing sent; an SNI not on the list is closed at once"
+        )
+        func interceptedHTTPS() async throws {
+            let keys = """
+                { keys: [ { name: payments, internalKey: int-k-0001, realKey: real-k-secret-0001,
+                  rules: [ { domains: [api.test.example], methods: [POST], paths: ["/v1/**"] } ] } ] }
+                """.replacingOccurrences(of: "\n", with: " ")
+            let middleware = [
+                entry("pii", module: "pii-guard", config: "{ mode: scrub }", extra: ["priority: 20"]),
+                entry("keys", module: "key-injector", config: keys, extra: ["priority: 10"]),
+            ].joined(separator: "\n")
+            let tls = """
+                  upstreamCA: ./origin-ca.pem
+                  intercept: [api.test.example, untrusted.test.example, { host: wrongsan.test.example }]
+                """
+            try await Self.withLab(tls: tls, middleware: middleware) { lab in
+                try await lab.startEnvoy()
+                let body = #"{"card":"4111 1111 1111 1111","amount":125}"#
+                for version in ["--http1.1", "--http2"] {
+                    let result = try lab.https(
+                        "https://api.test.example/v1/charges", extra: [
+                            version, "-H", "Authorization: Bearer int-k-0001", "-H", "content-type: application/json",
+                            "--data-binary", body,
+                        ])
+                    #expect(result.status == 200, "\(version): \(result.status) \(result.body.prefix(300))")
+                    let seen = try #require(try lab.originRequests().last)
+                    #expect(seen.host == "api.test.example")
+                    #expect(!seen.body.contains("4111 1111 1111 1111"), "\(version): the card reached the origin: \(seen.body)")
+                    #expect(seen.body.contains(#""amount":125"#))
+                    #expect(seen.header("authorization") == ["Bearer real-k-secret-0001"], "\(version): \(seen.headers)")
+                    #expect(seen.header("x-forwarded-proto") == ["https"])
+                    // The client's response is the origin's echo of what the middleware sent.
+                    #expect(!result.body.contains("4111 1111 1111 1111"))
+                }
+                #expect(try lab.envoyStat("http.qpilot_tls.downstream_cx_http1_total").map { $0 >= 1 } == true)
+                #expect(try lab.envoyStat("http.qpilot_tls.downstream_cx_http2_total").map { $0 >= 1 } == true)
+                // The key's rules allow POST only: key-injector judged the decrypted method and
+                // refuses the GET (403 naming the key), and the origin never sees it.
+                let count = try lab.originRequests().count
+                let read = try lab.https("https://api.test.example/v1/charges", extra: ["-H", "Authorization: Bearer int-k-0001"])
+                #expect(read.status == 403, "\(read.status) \(read.body)")
+                #expect(read.body.contains("payments"))
+                #expect(try lab.originRequests().count == count)
+
+                // Not intercepted: a tunnel, so the client sees the origin's own certificate (and
+                // does not trust qpilot's for it), and no middleware touches the request.
+                let plain = try lab.https(
+                    "https://plain.test.example/v1/charges", ca: lab.originCA,
+                    extra: ["-H", "Authorization: Bearer int-k-0001", "--data-binary", body])
+                #expect(plain.status == 200)
+                let tunnelled = try #require(try lab.originRequests().last)
+                #expect(tunnelled.host == "plain.test.example")
+                #expect(tunnelled.body == body)
+                #expect(tunnelled.header("authorization") == ["Bearer int-k-0001"])
+                let mistrust = try lab.failingCurl(["--cacert", lab.qpilotCA.path, "-x", "http://127.0.0.1:10000", "https://plain.test.example/"])
+                #expect(mistrust.code == 60, "the tunnelled origin's certificate was trusted as qpilot's: \(mistrust)")
+
+                // Origins whose certificate is not trusted, or does not name them: an error
+                // response from Envoy, and not one byte of a request reaches them.
+                let before = try lab.originRequests().count
+                for host in ["untrusted.test.example", "wrongsan.test.example"] {
+                    let refused = try lab.https("https://\(host)/v1/charges", extra: ["--data-binary", body])
+                    #expect(refused.status == 503, "\(host): \(refused.status) \(refused.body)")
+                    #expect(refused.body.contains("upstream connect error"), "\(host): \(refused.body)")
+                }
+                #expect(try lab.originRequests().count == before, "a request reached an origin that failed verification")
+                #expect(try lab.envoyStat("cluster.qpilot_dfp_tls.ssl.fail_verify_error").map { $0 >= 1 } == true)
+                #expect(try lab.envoyStat("cluster.qpilot_dfp_tls.ssl.fail_verify_san").map { $0 >= 1 } == true)
+
+                // A client that tunnels to an intercepted name but sends another SNI: no filter
+                // chain takes it, so the handshake fails at once instead of waiting for a
+                // certificate qpilot will not mint (curl's timeout would be exit 28).
+                let stray = try lab.failingCurl([
+                    "--cacert", lab.qpilotCA.path, "-x", "http://127.0.0.1:10000",
+                    "--connect-to", "other.test.example:443:api.test.example:443", "https://other.test.example/",
+                ])
+                #expect(stray.code == 35, "\(stray)")
+                #expect(lab.qpilotLog.contains("minted a certificate"))
+                #expect(!lab.qpilotLog.contains("name=other.test.example"), "a certificate was asked for or minted for a name not intercepted")
+                // Leaf keys never reach the log.
+                #expect(!lab.qpilotLog.contains("PRIVATE KEY"))
+            }
+        }
+
+        @Test(
+            "Delta: adding a name to tls.intercept applies without restarting Envoy; a short-lived leaf is re-issued, an open connection keeps working and a new handshake gets the new leaf"
+        )
+        func interceptChangesAndRotation() async throws {
+            let tls = """
+                  upstreamCA: ./origin-ca.pem
+                  leafLifetimeSeconds: 12
+                  intercept: [api.test.example]
+                """
+            let middleware = entry("marker", config: "intercepted")
+            try await Self.withLab(tls: tls, middleware: middleware) { lab in
+                try await lab.startEnvoy(delta: true)
+                let direct = try lab.https("https://plain.test.example/x", ca: lab.originCA)
+                #expect(direct.status == 200)
+                #expect(try lab.originRequests().last?.header("x-qpilot-config").isEmpty == true)
+
+                try lab.rewrite(
+                    tls: tls.replacingOccurrences(of: "intercept: [api.test.example]", with: "intercept: [api.test.example, plain.test.example]"),
+                    middleware: middleware)
+                try await eventually("plain.test.example to be intercepted", timeout: .seconds(20)) {
+                    (try? lab.https("https://plain.test.example/x"))?.status == 200
+                }
+                #expect(try lab.originRequests().last?.header("x-qpilot-config") == ["intercepted"])
+
+                // Lifetime 12 s: re-issued once two thirds (8 s) are gone.
+                let output = try lab.python("tls-client.py", ["10000", "api.test.example", lab.qpilotCA.path, "10"])
+                struct Rotation: Decodable {
+                    var first: Int
+                    var firstCert: String
+                    var sameConnection: Int
+                    var sameConnectionCert: String
+                    var newConnection: Int
+                    var newConnectionCert: String
+                }
+                let rotation = try JSONDecoder().decode(Rotation.self, from: Data(output.utf8))
+                #expect(rotation.first == 200 && rotation.sameConnection == 200 && rotation.newConnection == 200, "\(output)")
+                #expect(rotation.sameConnectionCert == rotation.firstCert, "an open connection keeps its certificate")
+                #expect(rotation.newConnectionCert != rotation.firstCert, "a new handshake still got the old leaf: \(output)")
+                #expect(lab.qpilotLog.contains("re-issued a certificate before it expires"))
+            }
+        }
+    }
+}
