@@ -247,7 +247,8 @@ let package = Package(
         .testTarget(
             name: "QpilotServerTests",
             dependencies: [
-                "QpilotServer", "XDS", "Translator", "Modules", "EnvoyAPI", "Store", "QpilotAPI", "AdminServer", "QpilotTestSupport",
+                "QpilotServer", "XDS", "Translator", "Modules", "EnvoyAPI", "Store", "QpilotAPI", "AdminServer", "QpilotTestSupport", "PKI",
+                .product(name: "X509", package: "swift-certificates"), .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),

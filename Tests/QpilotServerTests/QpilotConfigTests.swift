@@ -1,4 +1,5 @@
 import Foundation
+import PKI
 import QpilotAPI
 import QpilotServer
 import Testing
@@ -348,7 +349,99 @@ struct QpilotConfigTests {
                 """,
             lineMarker: "name: auth", field: "middleware",
             mentions: ["expected a list"]),
+        Broken(
+            label: "an intercepted host that is not a host name",
+            yaml: """
+                tls:
+                  intercept: [api.example.com, "api.*.example.com"]
+                """,
+            lineMarker: "intercept", field: "tls.intercept[1]",
+            mentions: ["'api.*.example.com' is not a host name or '*.domain' pattern", "'*' may only stand alone"]),
+        Broken(
+            label: "an intercepted wildcard over a top-level domain",
+            yaml: """
+                tls:
+                  intercept:
+                    - { host: "*.com", fleets: [payments] }
+                """,
+            lineMarker: "*.com", field: "tls.intercept[0].host",
+            mentions: ["whole top-level domain"]),
+        Broken(
+            label: "an intercepted IP address",
+            yaml: """
+                tls:
+                  intercept: [10.0.0.1]
+                """,
+            lineMarker: "intercept", field: "tls.intercept[0]",
+            mentions: ["IP address"]),
+        Broken(
+            label: "an unreadable upstreamCA",
+            yaml: """
+                tls:
+                  upstreamCA: /nonexistent/roots.pem
+                """,
+            lineMarker: "upstreamCA", field: "tls.upstreamCA",
+            mentions: ["tls.upstreamCA: cannot read /nonexistent/roots.pem", "no such file"]),
+        Broken(
+            label: "an upstreamCA that is not a file",
+            yaml: """
+                tls:
+                  upstreamCA: /dev/zero
+                """,
+            lineMarker: "upstreamCA", field: "tls.upstreamCA",
+            mentions: ["not a regular file"]),
+        Broken(
+            label: "an upstreamCA with no certificate",
+            yaml: """
+                tls:
+                  upstreamCA: /etc/hostname
+                """,
+            lineMarker: "upstreamCA", field: "tls.upstreamCA",
+            mentions: ["/etc/hostname"]),
+        Broken(
+            label: "a leaf lifetime past 24 hours",
+            yaml: """
+                tls:
+                  leafLifetimeSeconds: 172800
+                """,
+            lineMarker: "leafLifetimeSeconds", field: "tls.leafLifetimeSeconds",
+            mentions: ["between 10 and 86400"]),
     ]
+
+    @Test("tls.intercept: names and wildcards, for every fleet or some; upstreamCA adds its roots to the system bundle")
+    func intercept() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("qpilot-config-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let authority = try CertificateAuthority.create(commonName: "roots test")
+        try authority.pem.write(to: directory.appendingPathComponent("roots.pem"), atomically: true, encoding: .utf8)
+        let config = try QpilotConfig.parse(
+            """
+            tls:
+              leafLifetimeSeconds: 3600
+              upstreamCA: ./roots.pem
+              intercept:
+                - API.Stripe.com
+                - "*.openai.com"
+                - { host: api.twilio.com, fleets: [payments] }
+            """, directory: directory)
+        #expect(config.server.tls.leafLifetimeSeconds == 3600)
+        let intercept = config.desired.tls.intercept
+        #expect(intercept.map(\.host.text) == ["api.stripe.com", "*.openai.com", "api.twilio.com"])
+        #expect(intercept.map(\.fleets) == [nil, nil, ["payments"]])
+        let roots = try #require(config.desired.tls.upstreamCA)
+        #expect(roots.hasPrefix(authority.pem))
+        if FileManager.default.fileExists(atPath: DesiredState.TLS.systemBundle) {
+            #expect(roots.count > authority.pem.count, "the system bundle was not added")
+        }
+        // Fleets named only by an intercepted host still get a config of their own.
+        let state = DesiredState(
+            egress: .init(address: "127.0.0.1", port: 10000), callout: .init(),
+            moduleEndpoint: .init(host: "127.0.0.1", port: 18002), middleware: [], tls: config.desired.tls)
+        #expect(state.fleetKeys == [.named("payments"), .everyOther])
+        #expect(state.tls.patterns(for: .named("payments")).map(\.text) == ["*.openai.com", "api.stripe.com", "api.twilio.com"])
+        #expect(state.tls.patterns(for: .everyOther).map(\.text) == ["*.openai.com", "api.stripe.com"])
+    }
 
     @Test("errors name the line, the field and what is wrong", arguments: broken)
     func errors(broken: Broken) throws {
