@@ -99,6 +99,9 @@ public enum AdminAPI {
                 status: .ok, headers: [.contentType: "application/x-pem-file"],
                 body: .init(byteBuffer: ByteBuffer(string: backend.certificateAuthority())))
         }
+        router.get("/v1/tls") { _, _ -> Response in
+            try json(backend.interception())
+        }
         router.get("/metrics") { _, _ -> Response in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],

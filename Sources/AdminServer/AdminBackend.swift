@@ -25,6 +25,8 @@ public protocol AdminBackend: Sendable {
     func metrics() -> String
     /// qpilot's CA certificate, PEM: what clients of intercepted HTTPS trust.
     func certificateAuthority() -> String
+    /// The intercepted hosts per fleet and the certificates minted for them.
+    func interception() -> InterceptionView
 }
 
 /// What a write did: the answer's body, and whether it created the middleware it names (PUT

@@ -110,6 +110,15 @@ final class FakeBackend: AdminBackend {
     func metrics() -> String { "qpilot_up 1\n" }
 
     func certificateAuthority() -> String { "-----BEGIN CERTIFICATE-----\nfake\n-----END CERTIFICATE-----\n" }
+    func interception() -> InterceptionView {
+        InterceptionView(
+            fleets: [.init(fleet: "*", hosts: ["api.example.com"])],
+            certificates: [
+                .init(
+                    name: "api.example.com", fleets: ["default"], issued: Date(timeIntervalSince1970: 1_800_000_000),
+                    expires: Date(timeIntervalSince1970: 1_800_086_400))
+            ], mintedSinceStart: 1, leafLifetimeSeconds: 86400, originRoots: "system")
+    }
 
     /// The smallest module the validator accepts: the ABI marker and an allocator.
     static let smallestModule = Data(

@@ -1,4 +1,5 @@
 import Foundation
+import QpilotAPI
 import Testing
 
 extension Integration {
@@ -100,6 +101,19 @@ extension Integration {
                 #expect(!lab.qpilotLog.contains("name=other.test.example"), "a certificate was asked for or minted for a name not intercepted")
                 // Leaf keys never reach the log.
                 #expect(!lab.qpilotLog.contains("PRIVATE KEY"))
+
+                // Status: the hosts, and the certificate with its dates; never a key.
+                let json = try lab.qctl(["tls", "status", "--output", "json"])
+                #expect(!json.contains("PRIVATE KEY"))
+                let view = try APIJSON.decoder().decode(InterceptionView.self, from: Data(json.utf8))
+                #expect(view.fleets == [.init(fleet: "*", hosts: ["api.test.example", "untrusted.test.example", "wrongsan.test.example"])])
+                let minted = try #require(view.certificates.first { $0.name == "api.test.example" })
+                #expect(minted.fleets == ["default"])
+                #expect(minted.expires > Date() && minted.issued <= Date())
+                #expect(view.originRoots == "upstreamCA")
+                #expect(!view.certificates.contains { $0.name == "other.test.example" })
+                let table = try lab.qctl(["tls", "status"])
+                #expect(table.contains("api.test.example") && table.contains("EXPIRES"), "\(table)")
             }
         }
 

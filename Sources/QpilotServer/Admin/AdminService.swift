@@ -4,6 +4,7 @@ import HTTPTypes
 import Modules
 import QpilotAPI
 import Store
+import Synchronization
 import Translator
 import XDS
 
@@ -19,6 +20,7 @@ struct AdminService: AdminBackend {
     let metricsRegistry: QpilotMetrics
     /// qpilot's CA certificate, PEM.
     let caPEM: String
+    let certificates: LeafCertificates
 
     func nodes() async -> [NodeView] {
         await namingServedRevisions(nodeRegistry.all().map { $0.view(against: cache.snapshot(for: $0.fleet)) })
@@ -59,6 +61,24 @@ struct AdminService: AdminBackend {
     }
 
     func certificateAuthority() -> String { caPEM }
+
+    func interception() -> InterceptionView {
+        let (byFleet, fallback) = cache.published
+        var fleets = byFleet.sorted { $0.key < $1.key }.map { InterceptionView.FleetHosts(fleet: $0.key, hosts: $0.value.secretNames.map(\.text)) }
+        if let fallback { fleets.append(.init(fleet: FleetKey.everyOther.description, hosts: fallback.secretNames.map(\.text))) }
+        var holders: [String: [String]] = [:]
+        for (fleet, held) in cache.onDemand(of: .secret) {
+            for name in held.keys { holders[name, default: []].append(fleet) }
+        }
+        return InterceptionView(
+            fleets: fleets,
+            certificates: certificates.minted.map { minted in
+                InterceptionView.Certificate(
+                    name: minted.name, fleets: (holders[minted.name] ?? []).sorted(), issued: minted.issued, expires: minted.notAfter)
+            },
+            mintedSinceStart: certificates.mintedCount, leafLifetimeSeconds: Int(certificates.lifetime),
+            originRoots: writer.state.withLock { $0.desired.tls.upstreamCA } == nil ? "system" : "upstreamCA")
+    }
 
     func configStatus() -> ConfigStatusView {
         let status = writer.status

@@ -103,6 +103,7 @@ public final class LeafCertificates: OnDemandResources {
         }
         let stillHeld = Set(cache.onDemand(of: .secret).values.flatMap(\.keys))
         state.withLock { state in state.leaves = state.leaves.filter { stillHeld.contains($0.key) || $0.value.notAfter > time } }
+        recordGauges()
         return fresh.keys.sorted()
     }
 
@@ -158,6 +159,7 @@ public final class LeafCertificates: OnDemandResources {
                 state.minted += 1
             }
             Counter(label: "qpilot_certificates_minted_total").increment()
+            recordGauges()
             logger.info(
                 replacing ? "re-issued a certificate before it expires" : "minted a certificate",
                 metadata: ["name": "\(name)", "expires": "\(issued.notValidAfter)"])
@@ -166,6 +168,14 @@ public final class LeafCertificates: OnDemandResources {
             logger.error("cannot mint a certificate", metadata: ["name": "\(name)", "error": "\(error)"])
             return nil
         }
+    }
+
+    /// `qpilot_certificates_held` and the soonest expiry among them, for alerts: renewal runs at
+    /// two thirds of the life, so an expiry this close means renewal stopped.
+    private func recordGauges() {
+        let (count, soonest) = state.withLock { state in (state.leaves.count, state.leaves.values.map(\.notAfter).min()) }
+        Gauge(label: "qpilot_certificates_held").record(count)
+        if let soonest { Gauge(label: "qpilot_certificate_next_expiry_timestamp_seconds").record(soonest.timeIntervalSince1970) }
     }
 
     private func refuse(_ name: String, fleet: String) {

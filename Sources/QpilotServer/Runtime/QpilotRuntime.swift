@@ -108,7 +108,7 @@ public struct QpilotRuntime: Sendable {
             host: server.admin.address.host, port: server.admin.address.port, tokens: tokens,
             backend: AdminService(
                 writer: writer, store: store, nodeRegistry: nodes, cache: cache, modules: modules, metricsRegistry: metrics,
-                caPEM: authority.pem),
+                caPEM: authority.pem, certificates: certificates),
             logger: logger, onResponse: { metrics.adminResponse(status: $0) })
         return [
             xds, moduleEndpoint, admin, ConfigWatchService(writer: writer, refresh: .seconds(server.modules.refreshSeconds)), rejections,

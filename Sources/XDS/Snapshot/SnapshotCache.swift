@@ -151,6 +151,12 @@ public final class SnapshotCache: ConfigWatcher {
         return stream
     }
 
+    /// The fleets' own config snapshots (without what nodes asked for), and the one for every
+    /// other fleet.
+    public var published: (byFleet: [String: Snapshot], fallback: Snapshot?) {
+        state.withLock { ($0.byFleet, $0.fallback) }
+    }
+
     /// How many streams are watching, for metrics and tests.
     public var watcherCount: Int { state.withLock { $0.watchers.count } }
 }

@@ -148,6 +148,23 @@ final class InterceptLab: @unchecked Sendable {
 
     var qpilotLog: String { qpilot?.log ?? "" }
 
+    /// qctl inside the namespace, against this qpilot, with its admin token.
+    func qctl(_ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        process.arguments =
+            ["netns", "exec", namespace, Paths.repository.appendingPathComponent(".build/debug/qctl").path] + arguments
+            + ["--server", "http://127.0.0.1:\(Self.adminPort)", "--token-file", file("data/admin-tokens").path]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = out
+        try process.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw HarnessError.failed("qctl \(arguments): \(text)") }
+        return text
+    }
+
     /// Runs `fixture` (a Python script in Tests/Fixtures) inside the namespace; its standard output.
     func python(_ fixture: String, _ arguments: [String]) throws -> String {
         let process = Process()
