@@ -97,6 +97,9 @@ extension Integration {
                     "--connect-to", "other.test.example:443:api.test.example:443", "https://other.test.example/",
                 ])
                 #expect(stray.code == 35, "\(stray)")
+                // The Envoy stats docs/https-egress.md names for these cases.
+                #expect(try lab.envoyStat("listener.qpilot_tls.no_filter_chain_match").map { $0 >= 1 } == true)
+                #expect(try lab.envoyStat("listener.qpilot_tls.ssl.handshake").map { $0 >= 2 } == true)
                 #expect(lab.qpilotLog.contains("minted a certificate"))
                 #expect(!lab.qpilotLog.contains("name=other.test.example"), "a certificate was asked for or minted for a name not intercepted")
                 // Leaf keys never reach the log.
