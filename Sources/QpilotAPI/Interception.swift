@@ -31,6 +31,8 @@ public struct InterceptionView: Codable, Sendable, Equatable {
     }
 
     public var fleets: [FleetHosts]
+    /// The hosts whose plain HTTP each fleet's Envoys send on as HTTPS (`tls.originate`).
+    public var originated: [FleetHosts]
     public var certificates: [Certificate]
     /// Certificates minted since qpilot started (re-issues included).
     public var mintedSinceStart: Int
@@ -40,8 +42,12 @@ public struct InterceptionView: Codable, Sendable, Equatable {
     /// `upstreamCA` (tls.upstreamCA and qpilot's system bundle).
     public var originRoots: String
 
-    public init(fleets: [FleetHosts], certificates: [Certificate], mintedSinceStart: Int, leafLifetimeSeconds: Int, originRoots: String) {
+    public init(
+        fleets: [FleetHosts], originated: [FleetHosts] = [], certificates: [Certificate], mintedSinceStart: Int,
+        leafLifetimeSeconds: Int, originRoots: String
+    ) {
         self.fleets = fleets
+        self.originated = originated
         self.certificates = certificates
         self.mintedSinceStart = mintedSinceStart
         self.leafLifetimeSeconds = leafLifetimeSeconds

@@ -26,12 +26,16 @@ public struct DesiredState: Sendable, Equatable {
     /// see the requests inside, and how it verifies the real origins.
     public struct TLS: Sendable, Equatable {
         public var intercept: [Intercept]
+        /// Hosts whose plain-HTTP requests leave Envoy as verified HTTPS (TLS origination), so
+        /// apps pointed at `http://` URLs need no CA. Same form as `intercept`.
+        public var originate: [Intercept]
         /// The certificate authorities Envoy trusts for origins, PEM; nil for Envoy's system
         /// bundle (`systemBundle`, read on Envoy's machine).
         public var upstreamCA: String?
 
-        public init(intercept: [Intercept] = [], upstreamCA: String? = nil) {
+        public init(intercept: [Intercept] = [], originate: [Intercept] = [], upstreamCA: String? = nil) {
             self.intercept = intercept
+            self.originate = originate
             self.upstreamCA = upstreamCA
         }
 
@@ -40,7 +44,16 @@ public struct DesiredState: Sendable, Equatable {
 
         /// The hosts intercepted for the nodes of `fleet`, sorted and without repeats.
         public func patterns(for fleet: FleetKey) -> [HostPattern] {
-            Array(Set(intercept.filter { $0.applies(to: fleet) }.map(\.host))).sorted()
+            Self.patterns(intercept, for: fleet)
+        }
+
+        /// The hosts whose plain HTTP is sent on as HTTPS for the nodes of `fleet`.
+        public func originated(for fleet: FleetKey) -> [HostPattern] {
+            Self.patterns(originate, for: fleet)
+        }
+
+        static func patterns(_ entries: [Intercept], for fleet: FleetKey) -> [HostPattern] {
+            Array(Set(entries.filter { $0.applies(to: fleet) }.map(\.host))).sorted()
         }
     }
 
@@ -99,7 +112,8 @@ public struct DesiredState: Sendable, Equatable {
     /// Every fleet key that gets a config of its own: each fleet that some middleware or some
     /// intercepted host names, and every other fleet.
     public var fleetKeys: [FleetKey] {
-        Set(middleware.flatMap { $0.fleets ?? [] } + tls.intercept.flatMap { $0.fleets ?? [] }).sorted().map(FleetKey.named)
+        Set(middleware.flatMap { $0.fleets ?? [] } + (tls.intercept + tls.originate).flatMap { $0.fleets ?? [] }).sorted()
+            .map(FleetKey.named)
             + [.everyOther]
     }
 }

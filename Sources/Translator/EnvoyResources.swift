@@ -29,7 +29,6 @@ public enum Names {
     public static let interceptRoute = "qpilot_tls"
     /// The dynamic forward proxy that opens verified TLS connections to origins.
     public static let tlsForwardProxyCluster = "qpilot_dfp_tls"
-    public static let tlsDnsCache = "qpilot_dns_tls"
 
     /// The ECDS resource and HTTP filter name of a middleware.
     public static func filter(_ middleware: String) -> String { filterPrefix + middleware }

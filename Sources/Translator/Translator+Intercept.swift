@@ -22,8 +22,19 @@ extension Translator {
     /// The middleware and the guard are off on the CONNECT that leads to `qpilot_tls`: the
     /// middleware see each decrypted request there instead (not the tunnel as well), and the guard
     /// judges those requests' real destinations (the tunnel's is an internal listener).
-    static func egressRoute(intercepted: [HostPattern], chain: [Middleware]) -> RouteConfiguration {
+    ///
+    /// Originated hosts: plain-HTTP requests for them (Host without a port, or port 80) go to
+    /// `qpilot_dfp_tls`, which connects to port 443 over verified TLS. CONNECT to them is left
+    /// alone.
+    static func egressRoute(intercepted: [HostPattern], originated: [HostPattern], chain: [Middleware]) -> RouteConfiguration {
         var config = forwardProxyRoute(name: Names.egressRoute, connect: true)
+        if !originated.isEmpty {
+            var host = Envoy_Config_Route_V3_VirtualHost()
+            host.name = "originated"
+            host.domains = originated.flatMap { [$0.text, "\($0.text):80"] }
+            host.routes = [connectRoute(to: Names.forwardProxyCluster), forwardRoute(to: Names.tlsForwardProxyCluster)]
+            config.virtualHosts.insert(host, at: 0)
+        }
         guard !intercepted.isEmpty else { return config }
         var off = Envoy_Config_Route_V3_FilterConfig()
         off.disabled = true
@@ -46,7 +57,7 @@ extension Translator {
 
     /// `qpilot_tls` (listener): TLS termination with minted certificates, then the middleware chain.
     static func interceptListener(_ intercepted: [HostPattern], egress: DesiredState.Egress, chain: [Middleware]) -> Listener {
-        var filters = [forwardProxyFilter(cache: Names.tlsDnsCache), egressGuardFilter(allow: egress.allowInternal)]
+        var filters = [forwardProxyFilter(), egressGuardFilter(allow: egress.allowInternal)]
         filters += chain.map(middlewareFilter)
         filters.append(routerFilter())
 
@@ -116,7 +127,9 @@ extension Translator {
     /// a failed check is a failed connection, which the client sees as a 503.
     static func tlsForwardProxyCluster(_ tls: DesiredState.TLS) -> Cluster {
         var config = Envoy_Extensions_Clusters_DynamicForwardProxy_V3_ClusterConfig()
-        config.dnsCacheConfig = dnsCache(Names.tlsDnsCache)
+        // The same DNS cache as every forward-proxy filter: a filter finds its cluster's hosts in
+        // the cache they share, and the egress listener's filter serves originated hosts.
+        config.dnsCacheConfig = dnsCache()
         var custom = Cluster.CustomClusterType()
         custom.name = "envoy.clusters.dynamic_forward_proxy"
         custom.typedConfig = pack(config)

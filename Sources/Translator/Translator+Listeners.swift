@@ -113,9 +113,9 @@ extension Translator {
         return chain
     }
 
-    static func forwardProxyFilter(cache: String = Names.dnsCache) -> HttpFilter {
+    static func forwardProxyFilter() -> HttpFilter {
         var config = Envoy_Extensions_Filters_Http_DynamicForwardProxy_V3_FilterConfig()
-        config.dnsCacheConfig = dnsCache(cache)
+        config.dnsCacheConfig = dnsCache()
         config.saveUpstreamAddress = true  // for egressGuardFilter
         return httpFilter("envoy.filters.http.dynamic_forward_proxy", config)
     }

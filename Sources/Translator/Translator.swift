@@ -10,15 +10,19 @@ public enum Translator {
     public static func translate(_ state: DesiredState, for fleet: FleetKey) -> EnvoyResources {
         let chain = orderedChain(state.middleware.filter { $0.applies(to: fleet) })
         let intercepted = state.tls.patterns(for: fleet)
+        let originated = state.tls.originated(for: fleet)
         var resources = EnvoyResources()
         resources.clusters = [forwardProxyCluster(), calloutCluster(), moduleCluster(state.moduleEndpoint)]
         resources.listeners = [egressListener(state.egress, chain: chain), calloutListener(state.callout, allowInternal: state.egress.allowInternal)]
         resources.routes = [
-            egressRoute(intercepted: intercepted, chain: chain),
+            egressRoute(intercepted: intercepted, originated: originated, chain: chain),
             forwardProxyRoute(name: Names.calloutRoute, connect: false),
         ]
+        if !intercepted.isEmpty || !originated.isEmpty {
+            resources.clusters.append(tlsForwardProxyCluster(state.tls))
+        }
         if !intercepted.isEmpty {
-            resources.clusters += [interceptCluster(), tlsForwardProxyCluster(state.tls)]
+            resources.clusters.append(interceptCluster())
             resources.listeners.append(interceptListener(intercepted, egress: state.egress, chain: chain))
             resources.routes.append(interceptRoute())
         }
@@ -43,11 +47,10 @@ public enum Translator {
 
     // MARK: Clusters
 
-    /// The DNS cache that the forward-proxy filter and cluster must share, field for field. The
-    /// intercepted listener and its TLS cluster have their own (`Names.tlsDnsCache`).
-    static func dnsCache(_ name: String = Names.dnsCache) -> Envoy_Extensions_Common_DynamicForwardProxy_V3_DnsCacheConfig {
+    /// The DNS cache that every forward-proxy filter and cluster share, field for field.
+    static func dnsCache() -> Envoy_Extensions_Common_DynamicForwardProxy_V3_DnsCacheConfig {
         var cache = Envoy_Extensions_Common_DynamicForwardProxy_V3_DnsCacheConfig()
-        cache.name = name
+        cache.name = Names.dnsCache
         cache.dnsLookupFamily = .v4Preferred
         return cache
     }

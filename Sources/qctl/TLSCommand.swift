@@ -36,9 +36,13 @@ struct TLSCommand: AsyncParsableCommand {
                 : Table.render(
                     ["CERTIFICATE", "FLEETS", "ISSUED", "EXPIRES"],
                     view.certificates.map { [$0.name, $0.fleets.joined(separator: ", "), Table.date($0.issued), Table.date($0.expires)] })
+            let originated =
+                view.originated.isEmpty
+                ? ""
+                : "\n\n" + Table.render(["FLEET", "PLAIN HTTP SENT AS HTTPS"], view.originated.map { [$0.fleet, $0.hosts.joined(separator: ", ")] })
             let roots = view.originRoots == "system" ? "the system bundle" : "tls.upstreamCA and the system bundle"
             return """
-                \(hosts)
+                \(hosts)\(originated)
 
                 \(certificates)
 

@@ -34,6 +34,7 @@ extension Integration {
             let tls = """
                   upstreamCA: ./origin-ca.pem
                   intercept: [api.test.example, untrusted.test.example, { host: wrongsan.test.example }]
+                  originate: [plain.test.example]
                 """
             try await Self.withLab(tls: tls, middleware: middleware) { lab in
                 try await lab.startEnvoy()
@@ -77,6 +78,17 @@ extension Integration {
                 let mistrust = try lab.failingCurl(["--cacert", lab.qpilotCA.path, "-x", "http://127.0.0.1:10000", "https://plain.test.example/"])
                 #expect(mistrust.code == 60, "the tunnelled origin's certificate was trusted as qpilot's: \(mistrust)")
 
+                // Originated: a plain-HTTP request for plain.test.example leaves Envoy as HTTPS to
+                // its port 443, verified, after the middleware (the client needs no CA).
+                let originated = try lab.curl([
+                    "-x", "http://127.0.0.1:10000", "-H", "content-type: application/json", "--data-binary", body,
+                    "http://plain.test.example/v1/refunds",
+                ])
+                #expect(originated.status == 200, "\(originated.status) \(originated.body)")
+                let sent = try #require(try lab.originRequests().last)
+                #expect(sent.host == "plain.test.example" && sent.path == "/v1/refunds")
+                #expect(!sent.body.contains("4111 1111 1111 1111"), "pii-guard did not run on an originated request: \(sent.body)")
+
                 // Origins whose certificate is not trusted, or does not name them: an error
                 // response from Envoy, and not one byte of a request reaches them.
                 let before = try lab.originRequests().count
@@ -114,6 +126,7 @@ extension Integration {
                 #expect(minted.fleets == ["default"])
                 #expect(minted.expires > Date() && minted.issued <= Date())
                 #expect(view.originRoots == "upstreamCA")
+                #expect(view.originated == [.init(fleet: "*", hosts: ["plain.test.example"])])
                 #expect(!view.certificates.contains { $0.name == "other.test.example" })
                 let table = try lab.qctl(["tls", "status"])
                 #expect(table.contains("api.test.example") && table.contains("EXPIRES"), "\(table)")

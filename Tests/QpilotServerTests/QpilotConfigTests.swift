@@ -424,6 +424,7 @@ struct QpilotConfigTests {
                 - API.Stripe.com
                 - "*.openai.com"
                 - { host: api.twilio.com, fleets: [payments] }
+              originate: [{ host: billing.internal.example, fleets: [batch] }]
             """, directory: directory)
         #expect(config.server.tls.leafLifetimeSeconds == 3600)
         let intercept = config.desired.tls.intercept
@@ -438,7 +439,10 @@ struct QpilotConfigTests {
         let state = DesiredState(
             egress: .init(address: "127.0.0.1", port: 10000), callout: .init(),
             moduleEndpoint: .init(host: "127.0.0.1", port: 18002), middleware: [], tls: config.desired.tls)
-        #expect(state.fleetKeys == [.named("payments"), .everyOther])
+        #expect(config.desired.tls.originate.map(\.host.text) == ["billing.internal.example"])
+        #expect(state.fleetKeys == [.named("batch"), .named("payments"), .everyOther])
+        #expect(state.tls.originated(for: .named("batch")).map(\.text) == ["billing.internal.example"])
+        #expect(state.tls.originated(for: .everyOther).isEmpty)
         #expect(state.tls.patterns(for: .named("payments")).map(\.text) == ["*.openai.com", "api.stripe.com", "api.twilio.com"])
         #expect(state.tls.patterns(for: .everyOther).map(\.text) == ["*.openai.com", "api.stripe.com"])
     }

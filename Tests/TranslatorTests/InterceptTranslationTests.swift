@@ -11,12 +11,14 @@ struct InterceptTranslationTests {
     typealias TLSContext = Envoy_Extensions_TransportSockets_Tls_V3_DownstreamTlsContext
     typealias UpstreamContext = Envoy_Extensions_TransportSockets_Tls_V3_UpstreamTlsContext
 
-    static func state(intercept: [DesiredState.Intercept], upstreamCA: String? = nil) -> DesiredState {
+    static func state(
+        intercept: [DesiredState.Intercept], originate: [DesiredState.Intercept] = [], upstreamCA: String? = nil
+    ) -> DesiredState {
         DesiredState(
             egress: .init(address: "127.0.0.1", port: 10000), callout: .init(),
             moduleEndpoint: .init(host: "127.0.0.1", port: 18002),
             middleware: [Middleware(name: "pii", sha256: String(repeating: "a", count: 64), delivery: .remote)],
-            tls: .init(intercept: intercept, upstreamCA: upstreamCA))
+            tls: .init(intercept: intercept, originate: originate, upstreamCA: upstreamCA))
     }
 
     @Test("no intercepted host: no TLS listener, cluster or route, as before")
@@ -97,5 +99,23 @@ struct InterceptTranslationTests {
             let internalCluster = try resources.cluster(Names.interceptCluster)
             #expect(internalCluster.loadAssignment.endpoints.only?.lbEndpoints.only?.endpoint.address.envoyInternalAddress.serverListenerName == Names.interceptListener)
         }
+    }
+
+    @Test("an originated host: its plain HTTP (no port, or 80) goes to the TLS forward proxy; CONNECT to it stays a tunnel; no TLS listener is needed")
+    func originated() throws {
+        let originate = try [DesiredState.Intercept(host: HostPattern(parsing: "internal-api.example.com"))]
+        let resources = Translator.translate(Self.state(intercept: [], originate: originate), for: .everyOther)
+        let host = try #require(try resources.route(Names.egressRoute).virtualHosts.first)
+        #expect(host.name == "originated")
+        #expect(host.domains == ["internal-api.example.com", "internal-api.example.com:80"])
+        #expect(host.routes.map(\.route.cluster) == [Names.forwardProxyCluster, Names.tlsForwardProxyCluster])
+        #expect(host.routes.first?.match.connectMatcher == Envoy_Config_Route_V3_RouteMatch.ConnectMatcher())
+        #expect(resources.clusters.contains { $0.name == Names.tlsForwardProxyCluster })
+        #expect(!resources.listeners.contains { $0.name == Names.interceptListener })
+        #expect(resources.interceptedHosts.isEmpty, "originating a host must not let nodes ask for its certificate")
+        // Every forward proxy shares one DNS cache, or the egress filter could not serve the TLS cluster.
+        let cluster = try resources.cluster(Names.tlsForwardProxyCluster)
+        let config = try Envoy_Extensions_Clusters_DynamicForwardProxy_V3_ClusterConfig(unpackingAny: cluster.clusterType.typedConfig)
+        #expect(config.dnsCacheConfig.name == "qpilot_dns")
     }
 }

@@ -66,18 +66,24 @@ struct AdminService: AdminBackend {
         let (byFleet, fallback) = cache.published
         var fleets = byFleet.sorted { $0.key < $1.key }.map { InterceptionView.FleetHosts(fleet: $0.key, hosts: $0.value.secretNames.map(\.text)) }
         if let fallback { fleets.append(.init(fleet: FleetKey.everyOther.description, hosts: fallback.secretNames.map(\.text))) }
+        let tls = writer.state.withLock { $0.desired.tls }
+        let keys = byFleet.keys.sorted().map(FleetKey.named) + [FleetKey.everyOther]
+        let originated = keys.compactMap { key -> InterceptionView.FleetHosts? in
+            let hosts = tls.originated(for: key).map(\.text)
+            return hosts.isEmpty ? nil : .init(fleet: key.description, hosts: hosts)
+        }
         var holders: [String: [String]] = [:]
         for (fleet, held) in cache.onDemand(of: .secret) {
             for name in held.keys { holders[name, default: []].append(fleet) }
         }
         return InterceptionView(
-            fleets: fleets,
+            fleets: fleets, originated: originated,
             certificates: certificates.minted.map { minted in
                 InterceptionView.Certificate(
                     name: minted.name, fleets: (holders[minted.name] ?? []).sorted(), issued: minted.issued, expires: minted.notAfter)
             },
             mintedSinceStart: certificates.mintedCount, leafLifetimeSeconds: Int(certificates.lifetime),
-            originRoots: writer.state.withLock { $0.desired.tls.upstreamCA } == nil ? "system" : "upstreamCA")
+            originRoots: tls.upstreamCA == nil ? "system" : "upstreamCA")
     }
 
     func configStatus() -> ConfigStatusView {

@@ -100,7 +100,9 @@ public struct QpilotConfig: Sendable, Equatable {
         }
         var desired = config.desired
         if let tls = top["tls"] {
-            let fields = try tls.mapping(allowed: ["caCertFile", "caKeyFile", "leafLifetimeSeconds", "intercept", "upstreamCA"])
+            let fields = try tls.mapping(allowed: [
+                "caCertFile", "caKeyFile", "leafLifetimeSeconds", "intercept", "originate", "upstreamCA",
+            ])
             if let value = fields["leafLifetimeSeconds"] {
                 let seconds = try value.int()
                 guard (10...86400).contains(seconds) else {
@@ -108,13 +110,8 @@ public struct QpilotConfig: Sendable, Equatable {
                 }
                 server.tls.leafLifetimeSeconds = seconds
             }
-            if let intercept = fields["intercept"], !intercept.isNull {
-                let items = try intercept.sequence()
-                guard items.count <= 1000 else {
-                    throw intercept.error("\(items.count) entries; at most 1000 (a '*.domain' wildcard covers many names)")
-                }
-                for item in items { desired.tls.intercept.append(try parseIntercept(item)) }
-            }
+            desired.tls.intercept = try parseHosts(fields["intercept"])
+            desired.tls.originate = try parseHosts(fields["originate"])
             if let file = fields["upstreamCA"], !file.isNull {
                 desired.tls.upstreamCA = try UpstreamRoots.read(try path(file), field: file)
             }
@@ -218,6 +215,18 @@ public struct QpilotConfig: Sendable, Equatable {
         }
         if let policy = fields["pullPolicy"] { entry.pullPolicy = try policy.oneOf(PullPolicy.self) }
         return entry
+    }
+
+    /// `tls.intercept` or `tls.originate`: at most 1,000 entries.
+    static func parseHosts(_ list: YAMLReader?) throws(QpilotError) -> [DesiredState.Intercept] {
+        guard let list, !list.isNull else { return [] }
+        let items = try list.sequence()
+        guard items.count <= 1000 else {
+            throw list.error("\(items.count) entries; at most 1000 (a '*.domain' wildcard covers many names)")
+        }
+        var entries: [DesiredState.Intercept] = []
+        for item in items { entries.append(try parseIntercept(item)) }
+        return entries
     }
 
     /// `- api.example.com` (every fleet) or `- {host: api.example.com, fleets: [payments]}`.
