@@ -34,6 +34,7 @@ public enum AdminAPI {
         addReadRoutes(router, backend)
         addWriteRoutes(router, backend)
         addSecretRoutes(router, backend)
+        addInterceptRoutes(router, backend)
         return router
     }
 
@@ -170,6 +171,21 @@ public enum AdminAPI {
             let name = try pathName(context)
             try await backend.deleteSecret(name: name, actor: actor(request))
             return Response(status: .noContent)
+        }
+    }
+
+    static func addInterceptRoutes(_ router: Router<BasicRequestContext>, _ backend: any AdminBackend) {
+        router.get("/v1/tls/intercept") { _, _ -> Response in
+            try json(try await backend.intercepts())
+        }
+        router.put("/v1/tls/intercept/:name") { request, context -> Response in
+            let host = try pathName(context)
+            var body = request
+            let write = try await decode(InterceptWrite.self, from: &body)
+            return try json(try await backend.setIntercept(host: host, fleets: write.fleets, actor: actor(request)))
+        }
+        router.delete("/v1/tls/intercept/:name") { request, context -> Response in
+            try json(try await backend.deleteIntercept(host: try pathName(context), actor: actor(request)))
         }
     }
 

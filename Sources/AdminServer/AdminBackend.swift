@@ -27,6 +27,10 @@ public protocol AdminBackend: Sendable {
     func certificateAuthority() -> String
     /// The intercepted hosts per fleet and the certificates minted for them.
     func interception() -> InterceptionView
+    /// The intercepted hosts, and whether qpilot.yaml or the store holds them.
+    func intercepts() async throws(AdminError) -> InterceptList
+    func setIntercept(host: String, fleets: [String]?, actor: WriteActor) async throws(AdminError) -> InterceptList
+    func deleteIntercept(host: String, actor: WriteActor) async throws(AdminError) -> InterceptList
 }
 
 /// What a write did: the answer's body, and whether it created the middleware it names (PUT

@@ -54,3 +54,38 @@ public struct InterceptionView: Codable, Sendable, Equatable {
         self.originRoots = originRoots
     }
 }
+
+/// One intercepted host as the store keeps it (store mode): `qctl tls intercept add`.
+public struct InterceptEntry: Codable, Sendable, Equatable {
+    public var host: String
+    /// nil: every fleet.
+    public var fleets: [String]?
+    public var updatedAt: Date
+    public var updatedBy: String
+
+    public init(host: String, fleets: [String]?, updatedAt: Date, updatedBy: String) {
+        self.host = host
+        self.fleets = fleets
+        self.updatedAt = updatedAt
+        self.updatedBy = updatedBy
+    }
+}
+
+/// `GET /v1/tls/intercept`: the intercepted hosts and where they come from. In `file` mode
+/// qpilot.yaml's `tls.intercept` is the list (edit the file); in `store` mode the admin API is.
+public struct InterceptList: Codable, Sendable, Equatable {
+    public var mode: ChainMode
+    public var entries: [InterceptEntry]
+
+    public init(mode: ChainMode, entries: [InterceptEntry]) {
+        self.mode = mode
+        self.entries = entries
+    }
+}
+
+/// The body of `PUT /v1/tls/intercept/{host}`: the fleets, or none for every fleet.
+public struct InterceptWrite: Codable, Sendable, Equatable {
+    public var fleets: [String]?
+
+    public init(fleets: [String]? = nil) { self.fleets = fleets }
+}

@@ -68,6 +68,20 @@ enum Migrations {
                     );
                     """)
         }
+        migrator.registerMigration("v4") { db in
+            try db.execute(
+                sql: """
+                    -- The HTTPS hosts intercepted in store mode (qctl tls intercept add). `fleets` is
+                    -- the JSON of a list of fleet names, or NULL for every fleet; `updatedAt` is
+                    -- milliseconds since 1970.
+                    CREATE TABLE intercept (
+                        host TEXT PRIMARY KEY,
+                        fleets TEXT,
+                        updatedAt INTEGER NOT NULL,
+                        updatedBy TEXT NOT NULL
+                    );
+                    """)
+        }
         return migrator
     }
 }

@@ -117,4 +117,13 @@ public protocol StateStore: Sendable {
     /// The decrypted values, for building Envoy config only. Nothing that answers a client or
     /// writes a log may call this.
     func secretValues() async throws -> [String: String]
+
+    /// Adds or replaces an intercepted host (store mode), with its fleets (nil: every fleet).
+    func setIntercept(host: String, fleets: [String]?, author: String) async throws
+
+    /// Removes an intercepted host; false when there was none.
+    func deleteIntercept(host: String) async throws -> Bool
+
+    /// The intercepted hosts, sorted by host.
+    func intercepts() async throws -> [InterceptEntry]
 }

@@ -110,6 +110,13 @@ final class FakeBackend: AdminBackend {
     func metrics() -> String { "qpilot_up 1\n" }
 
     func certificateAuthority() -> String { "-----BEGIN CERTIFICATE-----\nfake\n-----END CERTIFICATE-----\n" }
+    func intercepts() async throws(AdminError) -> InterceptList { InterceptList(mode: .store, entries: []) }
+    func setIntercept(host: String, fleets: [String]?, actor: WriteActor) async throws(AdminError) -> InterceptList {
+        InterceptList(mode: .store, entries: [.init(host: host, fleets: fleets, updatedAt: Date(timeIntervalSince1970: 0), updatedBy: "\(actor)")])
+    }
+    func deleteIntercept(host: String, actor: WriteActor) async throws(AdminError) -> InterceptList {
+        InterceptList(mode: .store, entries: [])
+    }
     func interception() -> InterceptionView {
         InterceptionView(
             fleets: [.init(fleet: "*", hosts: ["api.example.com"])],

@@ -8,7 +8,7 @@ extension Integration {
     @Suite("HTTPS interception")
     struct InterceptTests {
         /// Runs `body` in a fresh lab, and always tears the namespace down.
-        static func withLab(tls: String, middleware: String, _ body: (InterceptLab) async throws -> Void) async throws {
+        static func withLab(tls: String, middleware: String?, _ body: (InterceptLab) async throws -> Void) async throws {
             let lab = try await InterceptLab(tls: tls, middleware: middleware)
             defer { lab.stop() }
             do {
@@ -128,6 +128,10 @@ extension Integration {
                 #expect(view.originRoots == "upstreamCA")
                 #expect(view.originated == [.init(fleet: "*", hosts: ["plain.test.example"])])
                 #expect(!view.certificates.contains { $0.name == "other.test.example" })
+                // qpilot.yaml holds the list here, so the API refuses to change it.
+                #expect(throws: HarnessError.self) { try lab.qctl(["tls", "intercept", "add", "other.test.example"]) }
+                #expect(lab.lastQctlOutput.contains("qpilot.yaml has tls.intercept"), "\(lab.lastQctlOutput)")
+                #expect(try lab.qctl(["tls", "intercept", "list"]).contains("from qpilot.yaml"))
                 let table = try lab.qctl(["tls", "status"])
                 #expect(table.contains("api.test.example") && table.contains("EXPIRES"), "\(table)")
             }
@@ -172,6 +176,41 @@ extension Integration {
                 #expect(rotation.sameConnectionCert == rotation.firstCert, "an open connection keeps its certificate")
                 #expect(rotation.newConnectionCert != rotation.firstCert, "a new handshake still got the old leaf: \(output)")
                 #expect(lab.qpilotLog.contains("re-issued a certificate before it expires"))
+            }
+        }
+
+        @Test(
+            "store mode: qctl tls intercept add and remove change interception at once; a restart keeps the list and the CA, so clients keep trusting it"
+        )
+        func storeModeIntercept() async throws {
+            try await Self.withLab(tls: "  upstreamCA: ./origin-ca.pem", middleware: nil) { lab in
+                try await lab.startEnvoy()
+                #expect(try lab.qctl(["tls", "intercept", "list"]).contains("no hosts are intercepted (from the store)"))
+                #expect(try lab.failingCurl(["--cacert", lab.qpilotCA.path, "-x", "http://127.0.0.1:10000", "https://api.test.example/"]).code == 60)
+
+                _ = try lab.qctl(["tls", "intercept", "add", "api.test.example"])
+                try await eventually("api.test.example to be intercepted") {
+                    (try? lab.https("https://api.test.example/x"))?.status == 200
+                }
+                let listed = try lab.qctl(["tls", "intercept", "list"])
+                #expect(listed.contains("api.test.example") && listed.contains("from the store"), "\(listed)")
+                #expect(throws: HarnessError.self) { try lab.qctl(["tls", "intercept", "add", "api.*.example"]) }
+                #expect(lab.lastQctlOutput.contains("'*' may only stand alone"), "\(lab.lastQctlOutput)")
+
+                // A restart: the same list, and the same CA, so the client's trust still holds.
+                lab.stopQpilot()
+                try await lab.startQpilot()
+                #expect(try lab.qctl(["tls", "intercept", "list"]).contains("api.test.example"))
+                try await eventually("interception after the restart", timeout: .seconds(30)) {
+                    (try? lab.https("https://api.test.example/after-restart"))?.status == 200
+                }
+
+                _ = try lab.qctl(["tls", "intercept", "remove", "api.test.example"])
+                try await eventually("api.test.example to be a tunnel again") {
+                    (try? lab.https("https://api.test.example/x", ca: lab.originCA))?.status == 200
+                }
+                #expect(throws: HarnessError.self) { try lab.qctl(["tls", "intercept", "remove", "api.test.example"]) }
+                #expect(lab.lastQctlOutput.contains("is not intercepted"), "\(lab.lastQctlOutput)")
             }
         }
     }

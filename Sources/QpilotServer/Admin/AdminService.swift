@@ -147,6 +147,18 @@ struct AdminService: AdminBackend {
         try await answer { () async throws(QpilotError) in try await writer.deleteSecret(name: name, actor: actor) }
     }
 
+    func intercepts() async throws(AdminError) -> InterceptList {
+        try await answer { () async throws(QpilotError) in try await writer.interceptList() }
+    }
+
+    func setIntercept(host: String, fleets: [String]?, actor: WriteActor) async throws(AdminError) -> InterceptList {
+        try await answer { () async throws(QpilotError) in try await writer.setIntercept(host: host, fleets: fleets, actor: actor) }
+    }
+
+    func deleteIntercept(host: String, actor: WriteActor) async throws(AdminError) -> InterceptList {
+        try await answer { () async throws(QpilotError) in try await writer.deleteIntercept(host: host, actor: actor) }
+    }
+
     func validate(_ request: ValidateRequest) async throws(AdminError) -> ModuleReport {
         do {
             let report = try await modules.check(source: request.source, sha256: request.sha256)

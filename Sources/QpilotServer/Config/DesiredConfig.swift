@@ -20,8 +20,12 @@ public struct DesiredConfig: Sendable, Equatable {
 
     public var egress = Egress()
     public var callout = Callout()
-    /// `tls.intercept` and `tls.upstreamCA` (read and checked when the file is loaded).
+    /// `tls.intercept`, `tls.originate` and `tls.upstreamCA` (read and checked when the file is
+    /// loaded).
     public var tls = DesiredState.TLS()
+    /// qpilot.yaml has a `tls.intercept` key, so the file is the intercepted hosts' source of
+    /// truth; otherwise the store's list (`qctl tls intercept add`) is.
+    public var interceptFromFile = false
     /// How Envoy gets module bytes, for every middleware that does not say otherwise.
     public var delivery = Delivery.inline
     /// The file's `middleware:` section, or nil when the file has none (the store is then the

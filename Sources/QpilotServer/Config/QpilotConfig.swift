@@ -111,6 +111,7 @@ public struct QpilotConfig: Sendable, Equatable {
                 server.tls.leafLifetimeSeconds = seconds
             }
             desired.tls.intercept = try parseHosts(fields["intercept"])
+            desired.interceptFromFile = fields["intercept"] != nil
             desired.tls.originate = try parseHosts(fields["originate"])
             if let file = fields["upstreamCA"], !file.isNull {
                 desired.tls.upstreamCA = try UpstreamRoots.read(try path(file), field: file)

@@ -5,6 +5,7 @@ import Modules
 import QpilotAPI
 import Store
 import Synchronization
+import Translator
 import XDS
 
 /// The one writer: every change to what Envoy sees (a reload of qpilot.yaml, an admin write, a
@@ -113,6 +114,8 @@ public actor ChainWriter {
                 throw .store("cannot read secrets", error)
             }
         }
+        var desired = desired
+        if !desired.interceptFromFile { desired.tls.intercept = try await storedIntercepts() }
         let loaded = try await modules.modules(
             for: entries, delivery: desired.delivery, confined: confined ?? (desired.mode == .store), prefetched: prefetched)
         return try ChainCompiler.compile(

@@ -31,7 +31,8 @@ final class InterceptLab: @unchecked Sendable {
     var originCA: URL { directory.appendingPathComponent("origin-ca.pem") }
     var originLog: URL { directory.appendingPathComponent("origin-requests.jsonl") }
 
-    init(tls: String, middleware: String) async throws {
+    /// `middleware: nil` writes no `middleware:` section: store mode.
+    init(tls: String, middleware: String?) async throws {
         namespace = "qpilot-it-\(UUID().uuidString.prefix(6).lowercased())"
         directory = FileManager.default.temporaryDirectory.appendingPathComponent(namespace)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -50,19 +51,29 @@ final class InterceptLab: @unchecked Sendable {
                 } + ["wrongsan.test.example=\(file("api.pem").path),\(file("api.key").path)"],
             log: "origin")
         try rewrite(tls: tls, middleware: middleware)
+        try await startQpilot()
+    }
+
+    private var qpilotStarts = 0
+
+    /// Starts qpilot (again, after `stopQpilot`) on the same data directory, and waits until it serves.
+    func startQpilot() async throws {
+        qpilotStarts += 1
         qpilot = try inside(
             Paths.repository.appendingPathComponent(".build/debug/qpilot").path,
-            ["serve", "--config", file("qpilot.yaml").path, "--log-level", "debug"], log: "qpilot")
+            ["serve", "--config", file("qpilot.yaml").path, "--log-level", "debug"], log: "qpilot-\(qpilotStarts)")
         try await eventually("qpilot to serve in \(namespace)", timeout: .seconds(30)) {
             guard self.qpilot?.process.isRunning == true else { throw HarnessError.failed("qpilot exited: \(self.qpilotLog)") }
             return (try? self.curl(["http://127.0.0.1:18002/readyz"], timeout: 2))?.status == 200
         }
     }
 
+    func stopQpilot() { qpilot?.stop() }
+
     func file(_ name: String) -> URL { directory.appendingPathComponent(name) }
 
     /// qpilot.yaml with this `tls:` section (indented lines) and `middleware:` section.
-    func rewrite(tls: String, middleware: String) throws {
+    func rewrite(tls: String, middleware: String?) throws {
         let text = """
             xds: { address: 127.0.0.1:18000 }
             admin: { address: 127.0.0.1:\(Self.adminPort) }
@@ -72,8 +83,7 @@ final class InterceptLab: @unchecked Sendable {
             callout: { accessLog: ./callout-access.log }
             tls:
             \(tls)
-            middleware:
-            \(middleware)
+            \(middleware.map { "middleware:\n\($0)" } ?? "")
 
             """
         try text.write(to: file("qpilot.yaml"), atomically: true, encoding: .utf8)
@@ -148,7 +158,8 @@ final class InterceptLab: @unchecked Sendable {
 
     var qpilotLog: String { qpilot?.log ?? "" }
 
-    /// qctl inside the namespace, against this qpilot, with its admin token.
+    /// qctl inside the namespace, against this qpilot, with its admin token; throws with its
+    /// output when it fails.
     func qctl(_ arguments: [String]) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
@@ -161,9 +172,13 @@ final class InterceptLab: @unchecked Sendable {
         try process.run()
         let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
+        lastQctlOutput = text
         guard process.terminationStatus == 0 else { throw HarnessError.failed("qctl \(arguments): \(text)") }
         return text
     }
+
+    /// What the last qctl run printed.
+    private(set) var lastQctlOutput = ""
 
     /// Runs `fixture` (a Python script in Tests/Fixtures) inside the namespace; its standard output.
     func python(_ fixture: String, _ arguments: [String]) throws -> String {
