@@ -161,6 +161,19 @@ extension Integration {
                 }
                 #expect(try lab.originRequests().last?.header("x-qpilot-config") == ["intercepted"])
 
+                // Bad input keeps the running config: an invalid pattern, then an unreadable upstreamCA.
+                for (bad, field) in [
+                    ("intercept: [api.test.example, plain.test.example, \"bad host\"]", "tls.intercept[2]"),
+                    ("intercept: [api.test.example]\n  upstreamCA: ./missing.pem", "tls.upstreamCA"),
+                ] {
+                    try lab.rewrite(tls: "  leafLifetimeSeconds: 12\n  " + bad, middleware: middleware)
+                    try await eventually("the refusal of \(field) in the log") {
+                        lab.qpilotLog.contains("config refused; the running config stays") && lab.qpilotLog.contains(field)
+                    }
+                    let still = try lab.https("https://plain.test.example/still")
+                    #expect(still.status == 200, "\(field): the running config was not kept")
+                }
+
                 // Lifetime 12 s: re-issued once two thirds (8 s) are gone.
                 let output = try lab.python("tls-client.py", ["10000", "api.test.example", lab.qpilotCA.path, "10"])
                 struct Rotation: Decodable {
