@@ -57,19 +57,7 @@ extension Translator {
 
     /// `qpilot_tls` (listener): TLS termination with minted certificates, then the middleware chain.
     static func interceptListener(_ intercepted: [HostPattern], egress: DesiredState.Egress, chain: [Middleware]) -> Listener {
-        var filters = [forwardProxyFilter(), egressGuardFilter(allow: egress.allowInternal)]
-        filters += chain.map(middlewareFilter)
-        filters.append(routerFilter())
-
-        var hcm = HCM()
-        hcm.statPrefix = Names.interceptListener
-        hcm.codecType = .auto
-        var rds = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_Rds()
-        rds.configSource = adsSource()
-        rds.routeConfigName = Names.interceptRoute
-        hcm.rds = rds
-        hcm.httpFilters = filters
-        if let path = egress.accessLog { hcm.accessLog = [fileAccessLog(path)] }
+        let hcm = middlewareHCM(statPrefix: Names.interceptListener, route: Names.interceptRoute, egress: egress, chain: chain)
 
         var match = Envoy_Config_Listener_V3_FilterChainMatch()
         match.serverNames = intercepted.map(\.text)

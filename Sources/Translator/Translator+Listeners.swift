@@ -6,18 +6,7 @@ extension Translator {
     /// and CONNECT. Chain: dynamic_forward_proxy, the internal-destination guard, the middleware
     /// (one ECDS resource each), router.
     static func egressListener(_ egress: DesiredState.Egress, chain: [Middleware]) -> Listener {
-        var filters = [forwardProxyFilter(), egressGuardFilter(allow: egress.allowInternal)]
-        filters += chain.map(middlewareFilter)
-        filters.append(routerFilter())
-
-        var hcm = HCM()
-        hcm.statPrefix = Names.egressListener
-        hcm.codecType = .auto
-        var rds = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_Rds()
-        rds.configSource = adsSource()
-        rds.routeConfigName = Names.egressRoute
-        hcm.rds = rds
-        hcm.httpFilters = filters
+        var hcm = middlewareHCM(statPrefix: Names.egressListener, route: Names.egressRoute, egress: egress, chain: chain)
         var connect = HCM.UpgradeConfig()
         connect.upgradeType = "CONNECT"
         hcm.upgradeConfigs = [connect]
@@ -29,13 +18,32 @@ extension Translator {
         var http2 = Envoy_Config_Core_V3_Http2ProtocolOptions()
         http2.allowConnect = true
         hcm.http2ProtocolOptions = http2
-        if let path = egress.accessLog { hcm.accessLog = [fileAccessLog(path)] }
 
         var listener = Listener()
         listener.name = Names.egressListener
         listener.address = socketAddress(egress.address, egress.port)
         listener.filterChains = [filterChain(hcm)]
         return listener
+    }
+
+    /// The HTTP connection manager of a listener that runs the middleware (`qpilot_egress`,
+    /// `qpilot_tls`): dynamic_forward_proxy, the internal-destination guard, the middleware (one
+    /// ECDS resource each), router; codec AUTO; routes over RDS; the egress access log.
+    static func middlewareHCM(statPrefix: String, route: String, egress: DesiredState.Egress, chain: [Middleware]) -> HCM {
+        var filters = [forwardProxyFilter(), egressGuardFilter(allow: egress.allowInternal)]
+        filters += chain.map(middlewareFilter)
+        filters.append(routerFilter())
+
+        var hcm = HCM()
+        hcm.statPrefix = statPrefix
+        hcm.codecType = .auto
+        var rds = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_Rds()
+        rds.configSource = adsSource()
+        rds.routeConfigName = route
+        hcm.rds = rds
+        hcm.httpFilters = filters
+        if let path = egress.accessLog { hcm.accessLog = [fileAccessLog(path)] }
+        return hcm
     }
 
     /// `qpilot_callout`: an internal listener with the forward proxy, the guard and router but no middleware,
