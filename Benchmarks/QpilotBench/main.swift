@@ -6,6 +6,8 @@
 //   .build-release/release/qpilot-bench fanout --xds … --admin … (scripts/bench-fanout runs qpilot and it)
 //   .build-release/release/qpilot-bench hold|admin …            (scripts/load-and-fault runs qpilot and them)
 //   .build-release/release/qpilot-bench mint [leaves]           the time to sign one leaf certificate
+//   .build-release/release/qpilot-bench egress --url … [--proxy …] POSTs through Envoy's egress listener
+//                                                             (scripts/bench-intercept runs Envoy, qpilot and it)
 import Foundation
 import Modules
 import PKI
@@ -53,6 +55,16 @@ if arguments.first == "mint" {
     }.sorted()
     report("mint one leaf (P-256 key + ECDSA signature)", samples, extra: String(format: "p99 %.2f ms, max %.2f ms, %d leaves", samples[min(samples.count - 1, samples.count * 99 / 100)], samples.last!, count))
     print("load average: \(loadAverage())")
+    exit(0)
+}
+
+if arguments.first == "egress" {
+    do {
+        try await EgressBenchmark.run(Array(arguments.dropFirst()))
+    } catch {
+        print("egress: \(error)")
+        exit(1)
+    }
     exit(0)
 }
 

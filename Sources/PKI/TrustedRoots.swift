@@ -39,14 +39,17 @@ public enum TrustedRoots {
     /// Reads a regular file of at most `maxBytes`, so a path to a device or a huge file cannot
     /// stall or exhaust qpilot.
     static func readCapped(_ url: URL, field: String) throws(PKIError) -> String {
-        guard let handle = FileHandle(forReadingAtPath: url.path) else {
-            throw PKIError("\(field): cannot read \(url.path): \(FileManager.default.fileExists(atPath: url.path) ? "permission denied" : "no such file")")
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw PKIError("\(field): cannot read \(url.path): no such file")
         }
-        defer { try? handle.close() }
-        var info = stat()
-        guard fstat(handle.fileDescriptor, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+        // Links are followed: a link to a PEM file is fine, a device or a directory is not.
+        guard (try? url.resourceValues(forKeys: [.isRegularFileKey]))?.isRegularFile == true else {
             throw PKIError("\(field): \(url.path) is not a regular file")
         }
+        guard let handle = FileHandle(forReadingAtPath: url.path) else {
+            throw PKIError("\(field): cannot read \(url.path): permission denied")
+        }
+        defer { try? handle.close() }
         let data: Data
         do {
             data = try handle.read(upToCount: maxBytes + 1) ?? Data()
