@@ -132,6 +132,15 @@ extension Integration {
                 #expect(throws: HarnessError.self) { try lab.qctl(["tls", "intercept", "add", "other.test.example"]) }
                 #expect(lab.lastQctlOutput.contains("qpilot.yaml has tls.intercept"), "\(lab.lastQctlOutput)")
                 #expect(try lab.qctl(["tls", "intercept", "list"]).contains("from qpilot.yaml"))
+                let tokens = try String(contentsOf: lab.file("data/admin-tokens"), encoding: .utf8)
+                let token = tokens.split(separator: "\n").first { !$0.hasPrefix("#") }?.split(separator: " ").first.map(String.init) ?? ""
+                let metrics = try lab.curl(["-H", "Authorization: Bearer \(token)", "http://127.0.0.1:\(InterceptLab.adminPort)/metrics"]).body
+                // Three names intercepted; a certificate minted for each (the two bad origins too:
+                // the client's handshake with Envoy comes before Envoy's with the origin).
+                #expect(metrics.contains(#"qpilot_intercepted_hosts{fleet="*"} 3.0"#), "\(metrics)")
+                #expect(metrics.contains(#"qpilot_fleet_certificates{fleet="default"} 3.0"#), "\(metrics)")
+                #expect(metrics.contains("qpilot_certificates_minted_total 3\n"), "\(metrics)")
+                #expect(!metrics.contains("PRIVATE KEY"))
                 let table = try lab.qctl(["tls", "status"])
                 #expect(table.contains("api.test.example") && table.contains("EXPIRES"), "\(table)")
             }

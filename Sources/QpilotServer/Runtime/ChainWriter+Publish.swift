@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import Modules
 import QpilotAPI
 import Store
@@ -8,11 +9,21 @@ import Translator
 import XDS
 
 extension ChainWriter {
+    /// `qpilot_intercepted_hosts{fleet}`: the hosts each fleet's config intercepts (`*`: every
+    /// fleet without a config of its own). A fleet that no longer has its own config reads 0.
+    func recordInterceptedHosts(_ snapshots: SnapshotCache.Checked) {
+        var counts = snapshots.byFleet.mapValues(\.secretNames.count)
+        counts[FleetKey.everyOther.description] = snapshots.fallback.secretNames.count
+        for fleet in publishedVersions.keys.map(\.description) where counts[fleet] == nil { counts[fleet] = 0 }
+        for (fleet, count) in counts { Gauge(label: "qpilot_intercepted_hosts", dimensions: [("fleet", fleet)]).record(count) }
+    }
+
     /// Publishes compiled (and so already checked) snapshots, records what each fleet now
     /// receives (and, unless `asLastGood` is false, that this config is the last good one), and
     /// collects modules nothing refers to any more.
     func publish(_ compiled: ChainCompiler.Compiled, desired: DesiredConfig, revision: Int?, asLastGood: Bool = true) async {
         cache.publish(compiled.snapshots)
+        recordInterceptedHosts(compiled.snapshots)
         if asLastGood { recordLastGood(compiled, revision: revision) }
         needsRefresh = compiled.needsRefresh
         let versions = compiled.versions

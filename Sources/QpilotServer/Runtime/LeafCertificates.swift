@@ -34,6 +34,8 @@ public final class LeafCertificates: OnDemandResources {
         /// fleet + name pairs already logged as refused.
         var refused: Set<String> = []
         var minted = 0
+        /// Fleets with a `qpilot_fleet_certificates` series.
+        var fleetsRecorded: Set<String> = []
     }
 
     private let authority: CertificateAuthority
@@ -69,6 +71,7 @@ public final class LeafCertificates: OnDemandResources {
         }
         guard !resources.isEmpty else { return false }
         cache.addOnDemand(resources, of: .secret, fleet: fleet)
+        recordGauges()
         return true
     }
 
@@ -176,6 +179,14 @@ public final class LeafCertificates: OnDemandResources {
         let (count, soonest) = state.withLock { state in (state.leaves.count, state.leaves.values.map(\.notAfter).min()) }
         Gauge(label: "qpilot_certificates_held").record(count)
         if let soonest { Gauge(label: "qpilot_certificate_next_expiry_timestamp_seconds").record(soonest.timeIntervalSince1970) }
+        // Per fleet: the certificates its nodes asked for (0 once a fleet holds none).
+        let byFleet = cache.onDemand(of: .secret).mapValues(\.count)
+        let gone = state.withLock { state in
+            defer { state.fleetsRecorded = Set(byFleet.keys) }
+            return state.fleetsRecorded.subtracting(byFleet.keys)
+        }
+        for fleet in gone { Gauge(label: "qpilot_fleet_certificates", dimensions: [("fleet", fleet)]).record(0) }
+        for (fleet, count) in byFleet { Gauge(label: "qpilot_fleet_certificates", dimensions: [("fleet", fleet)]).record(count) }
     }
 
     private func refuse(_ name: String, fleet: String) {
