@@ -18,8 +18,11 @@ struct StatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let path = "/v1/nodes" + (fleet.map { "?fleet=\(Connection.query($0))" } ?? "")
-        let list = try await connection.connect().get(path, as: NodeList.self)
-        try output.print(list) { Self.table(list.nodes) }
+        let api = try connection.connect()
+        let list = try await api.get(path, as: NodeList.self)
+        // A summary of HTTPS interception under the table; status answers without it if it fails.
+        let interception = output.output == .table ? try? await api.get("/v1/tls", as: InterceptionView.self) : nil
+        try output.print(list) { Self.table(list.nodes) + (interception.flatMap(Self.interceptionSummary).map { "\n\n" + $0 } ?? "") }
         if list.nodes.contains(where: { $0.connected && $0.state != .inSync }) { throw ExitCode(1) }
     }
 
@@ -34,6 +37,14 @@ struct StatusCommand: AsyncParsableCommand {
                     message(node),
                 ]
             })
+    }
+
+    /// One line on HTTPS interception, or nil when nothing is intercepted.
+    static func interceptionSummary(_ view: InterceptionView) -> String? {
+        let hosts = Set(view.fleets.flatMap(\.hosts))
+        guard !hosts.isEmpty else { return nil }
+        let next = view.certificates.map(\.expires).min().map { ", the next expires \(Table.date($0))" } ?? ""
+        return "HTTPS interception: \(hosts.count) host(s) intercepted, \(view.certificates.count) certificate(s) minted\(next) (qctl tls status)"
     }
 
     /// Each refused middleware, with what the node runs instead (`m2 rejected (serving revision

@@ -141,6 +141,8 @@ extension Integration {
                 #expect(metrics.contains(#"qpilot_fleet_certificates{fleet="default"} 3.0"#), "\(metrics)")
                 #expect(metrics.contains("qpilot_certificates_minted_total 3\n"), "\(metrics)")
                 #expect(!metrics.contains("PRIVATE KEY"))
+                let overview = try lab.qctl(["status"])
+                #expect(overview.contains("envoy-tls") && overview.contains("HTTPS interception: 3 host(s) intercepted, 3 certificate(s) minted"), "\(overview)")
                 let table = try lab.qctl(["tls", "status"])
                 #expect(table.contains("api.test.example") && table.contains("EXPIRES"), "\(table)")
             }
