@@ -194,8 +194,9 @@ public final class LeafCertificates: OnDemandResources {
             guard state.refused.count < Self.maxLeaves else { return false }
             return state.refused.insert(fleet + "\u{0}" + name).inserted
         }
-        Counter(label: "qpilot_certificates_refused_total").increment()
+        // Once per fleet and name: a SotW client repeats its whole subscription at every ACK.
         if first {
+            Counter(label: "qpilot_certificates_refused_total").increment()
             logger.notice(
                 "a node asked for a certificate of a name its fleet does not intercept; none was minted",
                 metadata: ["fleet": "\(fleet)", "name": "\(name)"])
