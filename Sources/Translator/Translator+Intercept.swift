@@ -114,14 +114,6 @@ extension Translator {
     /// and requiring a certificate for it from a trusted authority. Nothing goes out in clear:
     /// a failed check is a failed connection, which the client sees as a 503.
     static func tlsForwardProxyCluster(_ tls: DesiredState.TLS) -> Cluster {
-        var config = Envoy_Extensions_Clusters_DynamicForwardProxy_V3_ClusterConfig()
-        // The same DNS cache as every forward-proxy filter: a filter finds its cluster's hosts in
-        // the cache they share, and the egress listener's filter serves originated hosts.
-        config.dnsCacheConfig = dnsCache()
-        var custom = Cluster.CustomClusterType()
-        custom.name = "envoy.clusters.dynamic_forward_proxy"
-        custom.typedConfig = pack(config)
-
         var trusted = Envoy_Config_Core_V3_DataSource()
         if let pem = tls.upstreamCA { trusted.inlineString = pem } else { trusted.filename = DesiredState.TLS.systemBundle }
         var validation = Envoy_Extensions_TransportSockets_Tls_V3_CertificateValidationContext()
@@ -133,11 +125,11 @@ extension Translator {
         upstream.autoHostSni = true
         upstream.autoSniSanValidation = true
 
-        var cluster = Cluster()
+        // `qpilot_dfp` with TLS: the same DNS cache as every forward-proxy filter, since a filter
+        // finds its cluster's hosts in the cache they share, and the egress listener's filter
+        // serves originated hosts.
+        var cluster = forwardProxyCluster()
         cluster.name = Names.tlsForwardProxyCluster
-        cluster.clusterType = custom
-        cluster.connectTimeout = duration(seconds: 5)
-        cluster.lbPolicy = .clusterProvided
         cluster.transportSocket = transportSocket("envoy.transport_sockets.tls", upstream)
         return cluster
     }

@@ -81,17 +81,11 @@ public enum Translator {
         var address = Address()
         address.envoyInternalAddress = internalAddress
 
-        var rawBuffer = Envoy_Config_Core_V3_TransportSocket()
-        rawBuffer.name = "envoy.transport_sockets.raw_buffer"
-        rawBuffer.typedConfig = pack(Envoy_Extensions_TransportSockets_RawBuffer_V3_RawBuffer())
         var upstream = Envoy_Extensions_TransportSockets_InternalUpstream_V3_InternalUpstreamTransport()
-        upstream.transportSocket = rawBuffer
-        var transport = Envoy_Config_Core_V3_TransportSocket()
-        transport.name = "envoy.transport_sockets.internal_upstream"
-        transport.typedConfig = pack(upstream)
-
+        upstream.transportSocket = transportSocket(
+            "envoy.transport_sockets.raw_buffer", Envoy_Extensions_TransportSockets_RawBuffer_V3_RawBuffer())
         var cluster = staticCluster(name, address)
-        cluster.transportSocket = transport
+        cluster.transportSocket = transportSocket("envoy.transport_sockets.internal_upstream", upstream)
         return cluster
     }
 
