@@ -49,7 +49,7 @@ $(ENVOY):
 GRPC_PY := .build-grpc-py
 grpc-client: $(GRPC_PY)/.done
 $(GRPC_PY)/.done: $(ENVOY) $(shell find proto -name '*.proto')
-	$(VENV)/bin/pip install --quiet grpcio==1.85.4 grpcio-tools==1.85.4
+	$(VENV)/bin/pip install --quiet grpcio==1.85.4 grpcio-tools==1.85.4 xds-protos==1.85.0
 	rm -rf $(GRPC_PY) && mkdir -p $(GRPC_PY)
 	cd proto && ../$(VENV)/bin/python -m grpc_tools.protoc -I. --python_out=../$(GRPC_PY) --grpc_python_out=../$(GRPC_PY) \
 	  $$(find . -name '*.proto')

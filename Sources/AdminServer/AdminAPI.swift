@@ -35,6 +35,7 @@ public enum AdminAPI {
         addWriteRoutes(router, backend)
         addSecretRoutes(router, backend)
         addInterceptRoutes(router, backend)
+        addEnrolmentRoutes(router, backend)
         return router
     }
 
@@ -186,6 +187,21 @@ public enum AdminAPI {
         }
         router.delete("/v1/tls/intercept/:name") { request, context -> Response in
             try json(try await backend.deleteIntercept(host: try pathName(context), actor: actor(request)))
+        }
+    }
+
+    static func addEnrolmentRoutes(_ router: Router<BasicRequestContext>, _ backend: any AdminBackend) {
+        router.get("/v1/enrolment/tokens") { _, _ -> Response in try json(try await backend.tokens()) }
+        router.post("/v1/enrolment/tokens") { request, _ -> Response in
+            var body = request
+            let token = try await decode(TokenRequest.self, from: &body)
+            return try json(try await backend.createToken(token, actor: actor(request)), status: .created)
+        }
+        router.get("/v1/enrolment/nodes") { _, _ -> Response in try json(try await backend.enrolledNodes()) }
+        router.post("/v1/nodes/:id/revoke") { request, context -> Response in
+            let id = try context.parameters.require("id")
+            let ended = try await backend.revoke(node: id.removingPercentEncoding ?? id, actor: actor(request))
+            return try json(RevokeResult(nodeID: id.removingPercentEncoding ?? id, streamsEnded: ended))
         }
     }
 

@@ -31,6 +31,14 @@ public protocol AdminBackend: Sendable {
     func intercepts() async throws(AdminError) -> InterceptList
     func setIntercept(host: String, fleets: [String]?, actor: WriteActor) async throws(AdminError) -> InterceptList
     func deleteIntercept(host: String, actor: WriteActor) async throws(AdminError) -> InterceptList
+    /// A one-time join token for a fleet (and optionally one node id).
+    func createToken(_ request: TokenRequest, actor: WriteActor) async throws(AdminError) -> TokenView
+    /// The join tokens not yet used or expired.
+    func tokens() async throws(AdminError) -> TokenList
+    /// Every node that holds or held a client certificate.
+    func enrolledNodes() async throws(AdminError) -> EnrolledNodeList
+    /// Revokes a node's certificates and ends its streams; returns how many streams ended.
+    func revoke(node: String, actor: WriteActor) async throws(AdminError) -> Int
 }
 
 /// What a write did: the answer's body, and whether it created the middleware it names (PUT

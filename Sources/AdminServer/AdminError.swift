@@ -31,6 +31,8 @@ public struct AdminError: HTTPResponseError, Equatable, CustomStringConvertible 
 }
 
 extension AdminError {
-    static func invalid(_ message: String) -> AdminError { AdminError(.badRequest, .invalid, message) }
+    public static func invalid(_ message: String) -> AdminError { AdminError(.badRequest, .invalid, message) }
     static func badRequest(_ message: String) -> AdminError { AdminError(.badRequest, .badRequest, message) }
+    public static func store(_ message: String) -> AdminError { AdminError(.serviceUnavailable, .store, message) }
+    public static func notFound(_ message: String) -> AdminError { AdminError(.notFound, .notFound, message) }
 }

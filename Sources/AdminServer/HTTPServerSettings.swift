@@ -9,7 +9,7 @@ public enum HTTPServerSettings {
     public static let idleTimeout = TimeAmount.seconds(30)
 
     /// The HTTP/1.1 server, with an idle timeout and bounded headers.
-    static func http1(idleTimeout: TimeAmount) -> HTTPServerBuilder {
+    public static func http1(idleTimeout: TimeAmount) -> HTTPServerBuilder {
         .http1(
             configuration: .init(
                 idleTimeout: idleTimeout,

@@ -20,7 +20,9 @@ public struct CertificateAuthority: Sendable {
     init(certificate: Certificate, key: Certificate.PrivateKey) throws {
         self.certificate = certificate
         self.key = key
-        pem = try certificate.serializeAsPEM().pemString
+        // With a final newline, so that a bundle made with `cat` stays valid PEM.
+        let text = try certificate.serializeAsPEM().pemString
+        pem = text.hasSuffix("\n") ? text : text + "\n"
         var serializer = DER.Serializer()
         try serializer.serialize(certificate)
         fingerprint = SHA256.hash(data: serializer.serializedBytes).map { String(format: "%02x", $0) }.joined()

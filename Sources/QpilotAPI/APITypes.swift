@@ -48,6 +48,8 @@ public struct NodeView: Codable, Sendable, Equatable {
     /// Each middleware of the node's fleet: the version it should run, the one Envoy ACKed, and a
     /// refusal, one middleware at a time (Envoy refuses each on its own).
     public var middleware: [MiddlewareOnNode]
+    /// The node's client certificate when xDS runs with TLS and the node enrolled.
+    public var certificate: NodeCertificateView?
 
     public init(
         nodeID: String, fleet: String, envoyVersion: String, protocolFlavour: String, connected: Bool, connectedSince: Date,

@@ -82,6 +82,37 @@ enum Migrations {
                     );
                     """)
         }
+        migrator.registerMigration("v5") { db in
+            try db.execute(
+                sql: """
+                    -- One-time join tokens (qctl node token create). Only the SHA-256 of the
+                    -- secret part is kept; `node` is NULL when any node id may use it. Times are
+                    -- milliseconds since 1970; `usedAt`/`usedBy` are set once, by the enrolment.
+                    CREATE TABLE enrolmentToken (
+                        id TEXT PRIMARY KEY,
+                        secretHash BLOB NOT NULL,
+                        fleet TEXT NOT NULL,
+                        node TEXT,
+                        createdAt INTEGER NOT NULL,
+                        createdBy TEXT NOT NULL,
+                        expiresAt INTEGER NOT NULL,
+                        usedAt INTEGER,
+                        usedBy TEXT
+                    );
+                    -- Nodes that hold a client certificate: the latest one issued (serial, expiry),
+                    -- and `revokedAt` once an operator revoked the node (certificates issued
+                    -- before it are refused; a new enrolment clears it).
+                    CREATE TABLE enrolledNode (
+                        node TEXT PRIMARY KEY,
+                        fleet TEXT NOT NULL,
+                        enrolledAt INTEGER NOT NULL,
+                        renewedAt INTEGER NOT NULL,
+                        serial TEXT NOT NULL,
+                        expiresAt INTEGER NOT NULL,
+                        revokedAt INTEGER
+                    );
+                    """)
+        }
         return migrator
     }
 }

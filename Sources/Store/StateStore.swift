@@ -126,4 +126,86 @@ public protocol StateStore: Sendable {
 
     /// The intercepted hosts, sorted by host.
     func intercepts() async throws -> [InterceptEntry]
+
+    // Enrolment (issue 12): join tokens and the nodes that hold a client certificate.
+
+    /// Stores a join token; `secretHash` is the SHA-256 of its secret part.
+    func createToken(_ token: EnrolmentToken, secretHash: Data) async throws
+    /// Uses a token for `node`, atomically: only the first caller with the right secret gets
+    /// `.accepted`, and the token is spent from then on. With `nodeTokenOnly` (a revoked node
+    /// enrolling again) a token for any node id is refused, and not spent.
+    func redeemToken(id: String, secretHash: Data, node: String, nodeTokenOnly: Bool, now: Date) async throws -> TokenRedemption
+    /// The tokens not yet expired or used, newest first.
+    func tokens() async throws -> [EnrolmentToken]
+    /// Records the certificate just issued to `node`; a first enrolment (not a renewal) also
+    /// clears a revocation.
+    func recordCertificate(node: String, fleet: String, serial: String, expiresAt: Date, renewal: Bool, at: Date) async throws
+    /// Revokes a node: false when no such node was ever enrolled.
+    func revokeNode(_ node: String, at: Date) async throws -> Bool
+    /// Every enrolled node, by node id.
+    func enrolledNodes() async throws -> [EnrolledNode]
+}
+
+/// A one-time join token, without its secret.
+public struct EnrolmentToken: Sendable, Equatable {
+    public var id: String
+    public var fleet: String
+    /// The only node id that may use it, or nil for any.
+    public var node: String?
+    public var createdAt: Date
+    public var createdBy: String
+    public var expiresAt: Date
+    public var usedAt: Date?
+    public var usedBy: String?
+
+    public init(
+        id: String, fleet: String, node: String?, createdAt: Date, createdBy: String, expiresAt: Date, usedAt: Date? = nil,
+        usedBy: String? = nil
+    ) {
+        self.id = id
+        self.fleet = fleet
+        self.node = node
+        self.createdAt = createdAt
+        self.createdBy = createdBy
+        self.expiresAt = expiresAt
+        self.usedAt = usedAt
+        self.usedBy = usedBy
+    }
+}
+
+/// What using a join token came to.
+public enum TokenRedemption: Sendable, Equatable {
+    case accepted(fleet: String)
+    /// No token has this id, or its secret is wrong (the two are not told apart).
+    case unknown
+    case used(at: Date, by: String)
+    case expired(at: Date)
+    /// The token was made for another node id.
+    case otherNode(String)
+    /// The node was revoked, and the token is not one made for it.
+    case needsNodeToken
+}
+
+/// A node that holds (or held) a client certificate.
+public struct EnrolledNode: Sendable, Equatable {
+    public var node: String
+    public var fleet: String
+    public var enrolledAt: Date
+    public var renewedAt: Date
+    /// The serial number of the latest certificate, lowercase hex.
+    public var serial: String
+    public var expiresAt: Date
+    public var revokedAt: Date?
+
+    public init(
+        node: String, fleet: String, enrolledAt: Date, renewedAt: Date, serial: String, expiresAt: Date, revokedAt: Date?
+    ) {
+        self.node = node
+        self.fleet = fleet
+        self.enrolledAt = enrolledAt
+        self.renewedAt = renewedAt
+        self.serial = serial
+        self.expiresAt = expiresAt
+        self.revokedAt = revokedAt
+    }
 }

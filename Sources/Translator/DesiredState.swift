@@ -103,9 +103,13 @@ public struct DesiredState: Sendable, Equatable {
     public struct ModuleEndpoint: Sendable, Equatable {
         public var host: String
         public var port: Int
-        public init(host: String, port: Int) {
+        /// qpilot's CA (PEM) when the module endpoint speaks HTTPS (`xds.tls`): Envoy fetches
+        /// modules over TLS and trusts only this CA. Nil: plain HTTP.
+        public var ca: String?
+        public init(host: String, port: Int, ca: String? = nil) {
             self.host = host
             self.port = port
+            self.ca = ca
         }
     }
 

@@ -45,7 +45,7 @@ extension Translator {
             code.local = local
         case .remote:
             var uri = Envoy_Config_Core_V3_HttpUri()
-            uri.uri = "http://\(hostPort(moduleEndpoint))/modules/sha256/\(middleware.sha256)"
+            uri.uri = "\(moduleEndpoint.ca == nil ? "http" : "https")://\(hostPort(moduleEndpoint))/modules/sha256/\(middleware.sha256)"
             uri.cluster = Names.moduleCluster
             uri.timeout = duration(seconds: 30)
             var backoff = Envoy_Config_Core_V3_BackoffStrategy()

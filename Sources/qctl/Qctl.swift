@@ -27,7 +27,7 @@ struct Qctl: AsyncParsableCommand {
         subcommands: [
             StatusCommand.self, GetCommand.self, PushCommand.self, ApplyCommand.self, DeleteCommand.self,
             EnableCommand.self, DisableCommand.self, HistoryCommand.self, RollbackCommand.self, RolloutCommand.self,
-            SecretCommand.self, BootstrapCommand.self, CACommand.self, TLSCommand.self, ModuleCommand.self, CompletionCommand.self, VersionCommand.self,
+            SecretCommand.self, BootstrapCommand.self, CACommand.self, TLSCommand.self, NodeCommand.self, ModuleCommand.self, CompletionCommand.self, VersionCommand.self,
         ])
 
     /// ArgumentParser's own main, except that qctl's errors print as `error: …` with their own exit code.

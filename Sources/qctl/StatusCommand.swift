@@ -28,14 +28,20 @@ struct StatusCommand: AsyncParsableCommand {
 
     static func table(_ nodes: [NodeView]) -> String {
         if nodes.isEmpty { return "no nodes have connected" }
+        // Certificate columns only when xDS runs with TLS (nodes enrolled).
+        let enrolled = nodes.contains { $0.certificate != nil }
         return Table.render(
-            ["NODE", "FLEET", "ENVOY", "PROTOCOL", "CONNECTED SINCE", "STATE", "MESSAGE"],
+            ["NODE", "FLEET", "ENVOY", "PROTOCOL", "CONNECTED SINCE", "STATE"] + (enrolled ? ["ENROLLED", "CERT EXPIRES"] : []) + ["MESSAGE"],
             nodes.map { node in
                 [
                     node.nodeID, node.fleet, node.envoyVersion.isEmpty ? "-" : node.envoyVersion, node.protocolFlavour,
                     Table.date(node.connectedSince), node.connected ? node.state.rawValue : "disconnected",
-                    message(node),
                 ]
+                    + (enrolled
+                        ? [
+                            node.certificate.map { Table.date($0.enrolled) } ?? "-",
+                            node.certificate.map { $0.revoked == nil ? Table.date($0.expires) : "revoked" } ?? "-",
+                        ] : []) + [message(node)]
             })
     }
 

@@ -10,7 +10,7 @@ struct Qpilot: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "qpilot",
         abstract: "A control plane for egress middleware on Envoy.",
-        subcommands: [Serve.self, BootstrapCommand.self, RotateKey.self, SecretCommand.self, CACommand.self, Version.self])
+        subcommands: [Serve.self, BootstrapCommand.self, EnrollCommand.self, RotateKey.self, SecretCommand.self, CACommand.self, Version.self])
 }
 
 struct Serve: AsyncParsableCommand {
@@ -52,11 +52,17 @@ struct Serve: AsyncParsableCommand {
     }
 }
 
-struct BootstrapCommand: ParsableCommand {
+struct BootstrapCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bootstrap",
-        abstract: "Print an Envoy bootstrap that connects one Envoy to qpilot.",
-        discussion: "Example: qpilot bootstrap --node-id envoy-1 --fleet default > envoy.yaml && envoy -c envoy.yaml")
+        abstract: "Print an Envoy bootstrap that connects one Envoy to qpilot, or enrol the node first.",
+        discussion: """
+            Plaintext xDS (a loopback qpilot): qpilot bootstrap --node-id envoy-1 --fleet default > envoy.yaml && envoy -c envoy.yaml
+
+            With TLS, the node enrols with a join token from `qctl node token create`, which prints the whole command:
+              qpilot bootstrap --enroll https://qpilot.example.com:18002 --token qpt.… --ca-sha256 … --node-id envoy-1 --out /etc/envoy/qpilot
+            It writes the node's key (0600), certificate, qpilot's CA and envoy.yaml into --out; the fleet comes from the token.
+            """)
 
     @Option(help: "The node id, unique per Envoy.")
     var nodeId: String
@@ -64,8 +70,8 @@ struct BootstrapCommand: ParsableCommand {
     @Option(help: "The fleet: nodes in one fleet share one config.")
     var fleet: String = "default"
 
-    @Option(help: "qpilot's xDS address, host:port.")
-    var xds: String = "127.0.0.1:18000"
+    @Option(help: "qpilot's xDS address, host:port. Default: 127.0.0.1:18000, or with --enroll the enrolment host and qpilot's xDS port.")
+    var xds: String?
 
     @Flag(help: "Use Delta (incremental) xDS instead of State of the World.")
     var delta = false
@@ -73,8 +79,34 @@ struct BootstrapCommand: ParsableCommand {
     @Option(help: "Envoy's admin port on 127.0.0.1.")
     var adminPort: Int = 9901
 
-    func run() throws {
-        guard let address = HostPort(xds) else {
+    @Option(help: "Enrol first, at qpilot's module port: https://HOST:PORT.")
+    var enroll: String?
+
+    @Option(help: "With --enroll: the join token from `qctl node token create`.")
+    var token: String?
+
+    @Option(name: .customLong("ca-sha256"), help: "With --enroll: the SHA-256 of qpilot's CA, printed with the token.")
+    var caSha256: String?
+
+    @Option(help: "With --enroll: qpilot's CA certificate (PEM) instead of --ca-sha256.")
+    var caFile: String?
+
+    @Option(help: "With --enroll: the directory to write the key, certificates and envoy.yaml into.")
+    var out: String?
+
+    func run() async throws {
+        if let enroll {
+            do {
+                try await self.enroll(url: enroll)
+            } catch let error as ValidationError {
+                throw error
+            } catch {
+                FileHandle.standardError.write(Data("qpilot bootstrap: \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+            return
+        }
+        guard let address = HostPort(xds ?? "127.0.0.1:18000") else {
             throw ValidationError("--xds must be host:port, such as 127.0.0.1:18000")
         }
         let bootstrap = Bootstrap(nodeID: nodeId, fleet: fleet, xds: address, delta: delta, adminPort: adminPort)

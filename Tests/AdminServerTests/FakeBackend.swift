@@ -117,6 +117,18 @@ final class FakeBackend: AdminBackend {
     func deleteIntercept(host: String, actor: WriteActor) async throws(AdminError) -> InterceptList {
         InterceptList(mode: .store, entries: [])
     }
+    func createToken(_ request: TokenRequest, actor: WriteActor) async throws(AdminError) -> TokenView {
+        TokenView(
+            id: "0011223344556677", fleet: request.fleet, nodeID: request.nodeID, created: Date(timeIntervalSince1970: 0),
+            createdBy: actor.description, expires: Date(timeIntervalSince1970: 3600), token: "qpt.0011223344556677.secret",
+            caSHA256: String(repeating: "ab", count: 32))
+    }
+    func tokens() async throws(AdminError) -> TokenList { TokenList(tokens: []) }
+    func enrolledNodes() async throws(AdminError) -> EnrolledNodeList { EnrolledNodeList(nodes: []) }
+    func revoke(node: String, actor: WriteActor) async throws(AdminError) -> Int {
+        guard node == "envoy-1" else { throw AdminError.notFound("no enrolled node has id '\(node)'") }
+        return 1
+    }
     func interception() -> InterceptionView {
         InterceptionView(
             fleets: [.init(fleet: "*", hosts: ["api.example.com"])],

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import PKI
 import SwiftASN1
@@ -123,5 +124,62 @@ struct CertificateAuthorityTests {
             let error = #expect(throws: PKIError.self) { try CertificateAuthority.load(certificate: cert, key: key) }
             #expect(error?.description.hasPrefix(message) == true || error?.description.contains(message) == true, "\(String(describing: error))")
         }
+    }
+}
+
+@Suite("node and server certificates (issue 12)")
+struct NodeCertificateTests {
+    static func request(for key: P256.Signing.PrivateKey, name: String = "n1") throws -> CertificateSigningRequest {
+        try CertificateSigningRequest(
+            version: .v1, subject: try DistinguishedName { CommonName(name) }, privateKey: Certificate.PrivateKey(key),
+            attributes: CertificateSigningRequest.Attributes())
+    }
+
+    @Test("a SPIFFE ID round-trips, with node ids that hold '/', '~' and spaces percent-encoded; other URIs are not qpilot nodes")
+    func identities() {
+        for (fleet, node) in [("edge", "envoy-1"), ("a b", "sidecar~10.0.0.1~pod.ns~ns.svc"), ("x/y", "n/1%")] {
+            let identity = NodeIdentity(fleet: fleet, node: node)
+            #expect(identity.uri.hasPrefix("spiffe://qpilot/fleet/"))
+            #expect(identity.uri.split(separator: "/").count == 6, "\(identity.uri)")
+            #expect(NodeIdentity(uri: identity.uri) == identity)
+        }
+        for uri in ["spiffe://other/fleet/a/node/b", "spiffe://qpilot/fleet/a", "spiffe://qpilot/fleet/a/node/b/c", "spiffe://qpilot/fleet//node/b"] {
+            #expect(NodeIdentity(uri: uri) == nil, "\(uri)")
+        }
+    }
+
+    @Test("a node certificate names the identity qpilot chose (not the request's subject), is for client auth, and verifies only against its CA while valid")
+    func nodeCertificates() throws {
+        let authority = try CertificateAuthority.create()
+        let key = P256.Signing.PrivateKey()
+        let now = Date()
+        let identity = NodeIdentity(fleet: "edge", node: "n1")
+        let certificate = try authority.issueNode(for: try Self.request(for: key, name: "admin"), identity: identity, lifetime: 600, now: now)
+        #expect(certificate.publicKey == Certificate.PublicKey(key.publicKey))
+        #expect(CertificateAuthority.identity(of: certificate) == identity)
+        #expect(try certificate.extensions.extendedKeyUsage?.contains(.clientAuth) == true)
+        #expect(try certificate.extensions.extendedKeyUsage?.contains(.serverAuth) == false)
+        #expect(try authority.verifyNode(certificate, now: now) == identity)
+        #expect(throws: PKIError.self) { try authority.verifyNode(certificate, now: now.addingTimeInterval(601)) }
+        let other = try CertificateAuthority.create()
+        #expect(throws: PKIError.self) { try other.verifyNode(certificate, now: now) }
+        // A request whose signature does not match its key (a tampered request) is refused.
+        let good = try Self.request(for: key)
+        let forged = try CertificateSigningRequest(
+            version: good.version, subject: good.subject, publicKey: Certificate.PublicKey(P256.Signing.PrivateKey().publicKey),
+            attributes: good.attributes, signatureAlgorithm: good.signatureAlgorithm, signature: good.signature)
+        #expect(throws: PKIError.self) { try authority.issueNode(for: forged, identity: identity, lifetime: 600) }
+    }
+
+    @Test("qpilot's server certificate holds its DNS names and IP addresses, for server auth")
+    func serverCertificate() throws {
+        let authority = try CertificateAuthority.create()
+        let issued = try authority.issueServer(names: ["qpilot.example.test", "127.0.0.1", "::1"], lifetime: 3600)
+        let names = try #require(try issued.certificate.extensions.subjectAlternativeNames)
+        #expect(names.contains(.dnsName("qpilot.example.test")))
+        #expect(names.contains(.ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1]))))
+        #expect(names.contains(.ipAddress(ASN1OctetString(contentBytes: ArraySlice([UInt8](repeating: 0, count: 15) + [1])))))
+        #expect(try issued.certificate.extensions.extendedKeyUsage?.contains(.serverAuth) == true)
+        #expect(issued.notValidAfter <= authority.certificate.notValidAfter)
     }
 }

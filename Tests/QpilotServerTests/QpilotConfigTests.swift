@@ -406,7 +406,42 @@ struct QpilotConfigTests {
                 """,
             lineMarker: "leafLifetimeSeconds", field: "tls.leafLifetimeSeconds",
             mentions: ["between 10 and 86400"]),
+        Broken(
+            label: "an xDS certificate lifetime under a minute",
+            yaml: """
+                xds:
+                  certificateLifetimeSeconds: 5
+                """,
+            lineMarker: "certificateLifetimeSeconds", field: "xds.certificateLifetimeSeconds",
+            mentions: ["between 60 seconds and 30 days"]),
+        Broken(
+            label: "a server name with a space",
+            yaml: """
+                xds:
+                  serverNames: ["qpilot example"]
+                """,
+            lineMarker: "serverNames", field: "xds.serverNames[0]",
+            mentions: ["DNS name or an IP address"]),
     ]
+
+    @Test("xds.tls is on by default unless xDS listens on loopback; serverNames and the certificate lifetime are read")
+    func xdsTLS() throws {
+        let directory = FileManager.default.temporaryDirectory
+        #expect(try QpilotConfig.parse("xds: { address: 127.0.0.1:18000 }", directory: directory).server.xds.tlsEnabled == false)
+        #expect(try QpilotConfig.parse("xds: { address: '[::1]:18000' }", directory: directory).server.xds.tlsEnabled == false)
+        #expect(try QpilotConfig.parse("xds: { address: 0.0.0.0:18000 }", directory: directory).server.xds.tlsEnabled)
+        #expect(try QpilotConfig.parse("xds: { address: 10.1.2.3:18000 }", directory: directory).server.xds.tlsEnabled)
+        #expect(try QpilotConfig.parse("xds: { address: 0.0.0.0:18000, tls: false }", directory: directory).server.xds.tlsEnabled == false)
+        let config = try QpilotConfig.parse(
+            "xds: { address: 127.0.0.1:18000, tls: true, serverNames: [qpilot.example.test, 10.0.0.5], certificateLifetimeSeconds: 3600 }",
+            directory: directory)
+        #expect(config.server.xds.tlsEnabled)
+        #expect(config.server.serverCertificateNames == ["qpilot.example.test", "10.0.0.5"])
+        #expect(config.server.xds.certificateLifetimeSeconds == 3600)
+        let defaults = try QpilotConfig.parse("xds: { address: 0.0.0.0:18000 }", directory: directory).server
+        #expect(defaults.serverCertificateNames.starts(with: ["localhost", "127.0.0.1", "::1"]))
+        #expect(!defaults.serverCertificateNames.contains("0.0.0.0"))
+    }
 
     @Test("tls.intercept: names and wildcards, for every fleet or some; upstreamCA adds its roots to the system bundle")
     func intercept() throws {

@@ -21,14 +21,48 @@ struct AdminService: AdminBackend {
     /// qpilot's CA certificate, PEM.
     let caPEM: String
     let certificates: LeafCertificates
+    let enrolment: NodeEnrolment
+    /// Whether xDS requires enrolled nodes (xds.tls).
+    let enrolmentEnabled: Bool
 
     func nodes() async -> [NodeView] {
-        await namingServedRevisions(nodeRegistry.all().map { $0.view(against: cache.snapshot(for: $0.fleet)) })
+        await withCertificates(await namingServedRevisions(nodeRegistry.all().map { $0.view(against: cache.snapshot(for: $0.fleet)) }))
     }
 
     func node(_ id: String) async -> NodeView? {
         guard let status = nodeRegistry.status(of: id) else { return nil }
-        return await namingServedRevisions([status.view(against: cache.snapshot(for: status.fleet))]).first
+        return await withCertificates(await namingServedRevisions([status.view(against: cache.snapshot(for: status.fleet))])).first
+    }
+
+    /// Each enrolled node's certificate dates, from the store.
+    private func withCertificates(_ nodes: [NodeView]) async -> [NodeView] {
+        guard enrolmentEnabled, !nodes.isEmpty, let enrolled = try? await store.enrolledNodes() else { return nodes }
+        let byNode = Dictionary(enrolled.map { ($0.node, $0) }, uniquingKeysWith: { first, _ in first })
+        return nodes.map { node in
+            var node = node
+            node.certificate = byNode[node.nodeID].map(NodeEnrolment.view)
+            return node
+        }
+    }
+
+    func createToken(_ request: TokenRequest, actor: WriteActor) async throws(AdminError) -> TokenView {
+        guard enrolmentEnabled else {
+            throw AdminError(
+                .conflict, .invalid,
+                "xDS runs without TLS (xds.tls is off, or xds.address is loopback), so nodes connect without enrolling; set xds.tls: true to require join tokens")
+        }
+        return try await enrolment.createToken(request, author: actor.description)
+    }
+
+    func tokens() async throws(AdminError) -> TokenList { try await enrolment.tokens() }
+
+    func enrolledNodes() async throws(AdminError) -> EnrolledNodeList { try await enrolment.enrolledNodes() }
+
+    func revoke(node: String, actor: WriteActor) async throws(AdminError) -> Int {
+        guard let ended = try await enrolment.revoke(node) else {
+            throw AdminError.notFound("no enrolled node has id '\(node)'; `qctl node list` shows them")
+        }
+        return ended
     }
 
     /// A refused middleware names the revision the node still runs, from the rollout records.
@@ -171,6 +205,13 @@ struct AdminService: AdminBackend {
     }
 
     func bootstrap(nodeID: String, fleet: String, delta: Bool, adminPort: Int) throws(AdminError) -> String {
+        guard !enrolmentEnabled else {
+            // A plaintext bootstrap would only be refused; the node's own enrolment writes one.
+            throw AdminError(
+                .conflict, .invalid,
+                "xDS requires enrolled nodes (xds.tls): make a join token with `qctl node token create --fleet \(fleet) --node \(nodeID)` and run the command it prints on the node; it writes the node's envoy.yaml"
+            )
+        }
         let bootstrap = Bootstrap(nodeID: nodeID, fleet: fleet, xds: writer.server.xds.address, delta: delta, adminPort: adminPort)
         do {
             try bootstrap.validate()

@@ -11,11 +11,30 @@ public struct Bootstrap: Sendable, Equatable {
     public var adminPort: Int
     /// Largest ADS message Envoy accepts; modules travel inline, so this is large.
     public var maxReceiveBytes: Int
+    /// Where an enrolled node keeps its certificate, key and qpilot's CA; nil for plaintext xDS.
+    public var certificateDirectory: String?
+
+    /// The files of an enrolled node, in `certificateDirectory`.
+    public enum Files {
+        public static let key = "node.key"
+        public static let certificate = "node.crt"
+        public static let ca = "ca.crt"
+        /// The SDS file that names `certificate` and `key`; Envoy watches the directory for moves,
+        /// so a renewal that renames a new certificate into place is picked up without a restart.
+        public static let sds = "node-sds.yaml"
+        public static let bootstrap = "envoy.yaml"
+        /// What `qpilot enroll --renew` needs: the enrolment URL, node id and fleet.
+        public static let enrolment = "enrolment.json"
+    }
+
+    /// The SDS secret name of the node's certificate.
+    public static let certificateSecret = "qpilot_node"
 
     public init(
         nodeID: String, fleet: String, xds: HostPort = HostPort(host: "127.0.0.1", port: 18000), delta: Bool = false,
-        adminPort: Int = 9901, maxReceiveBytes: Int = 256 * 1024 * 1024
+        adminPort: Int = 9901, maxReceiveBytes: Int = 256 * 1024 * 1024, certificateDirectory: String? = nil
     ) {
+        self.certificateDirectory = certificateDirectory
         self.nodeID = nodeID
         self.fleet = fleet
         self.xds = xds
@@ -34,6 +53,52 @@ public struct Bootstrap: Sendable, Equatable {
         guard (1...65535).contains(adminPort) else {
             throw QpilotError(line: nil, field: "--admin-port", "a port is between 1 and 65535")
         }
+    }
+
+    /// The TLS of the ADS cluster: qpilot's CA, its server name, and the node's certificate from
+    /// a watched SDS file. Empty without `certificateDirectory`.
+    var transportSocket: String {
+        guard let directory = certificateDirectory else { return "" }
+        let sni = xds.isIPLiteral ? "" : "\n        sni: \"\(xds.host)\""
+        return """
+                transport_socket:
+                  name: envoy.transport_sockets.tls
+                  typed_config:
+                    "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext\(sni)
+                    common_tls_context:
+                      alpn_protocols: ["h2"]
+                      tls_certificate_sds_secret_configs:
+                      - name: \(Self.certificateSecret)
+                        sds_config:
+                          resource_api_version: V3
+                          path_config_source:
+                            path: "\(directory)/\(Files.sds)"
+                            watched_directory:
+                              path: "\(directory)"
+                      validation_context:
+                        trusted_ca:
+                          filename: "\(directory)/\(Files.ca)"
+                        match_typed_subject_alt_names:
+                        - san_type: \(xds.isIPLiteral ? "IP_ADDRESS" : "DNS")
+                          matcher:
+                            exact: "\(xds.host)"
+            """
+    }
+
+    /// The SDS file Envoy reads the node's certificate from.
+    public static func sdsFile(directory: String) -> String {
+        """
+        # Written by qpilot; Envoy re-reads it (and the files it names) when one is renamed into \(directory).
+        resources:
+        - "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret
+          name: \(certificateSecret)
+          tls_certificate:
+            certificate_chain:
+              filename: "\(directory)/\(Files.certificate)"
+            private_key:
+              filename: "\(directory)/\(Files.key)"
+
+        """
     }
 
     /// The bootstrap as YAML.
@@ -66,6 +131,7 @@ public struct Bootstrap: Sendable, Equatable {
               - name: qpilot_xds
                 type: \(xds.isIPLiteral ? "STATIC" : "STRICT_DNS")
                 connect_timeout: 1s
+            \(transportSocket)
                 typed_extension_protocol_options:
                   envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
                     "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions

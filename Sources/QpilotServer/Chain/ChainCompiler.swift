@@ -53,7 +53,7 @@ enum ChainCompiler {
     /// `modules[i]` is the module of `entries[i]`.
     static func compile(
         _ entries: [ChainEntry], modules: [LoadedModule], secrets: [String: String], desired: DesiredConfig,
-        server: ServerSettings, versionKey: SymmetricKey? = nil
+        server: ServerSettings, versionKey: SymmetricKey? = nil, moduleCA: String? = nil
     ) throws(QpilotError) -> Compiled {
         // File mode never passes through `enabledEntries`, so the compiler holds the rule too.
         if let problem = MiddlewareRules.chainLengthProblem(entries.count) { throw QpilotError(.invalid, problem) }
@@ -94,7 +94,7 @@ enum ChainCompiler {
                 address: desired.egress.address, port: desired.egress.port, accessLog: desired.egress.accessLog,
                 allowInternal: desired.egress.allowInternal),
             callout: .init(accessLog: desired.callout.accessLog),
-            moduleEndpoint: .init(host: endpoint.host, port: endpoint.port), middleware: middleware, tls: desired.tls)
+            moduleEndpoint: .init(host: endpoint.host, port: endpoint.port, ca: moduleCA), middleware: middleware, tls: desired.tls)
 
         var encodedMiddleware: [String: Resource] = [:]
         func snapshot(_ key: FleetKey) throws(QpilotError) -> Snapshot {

@@ -63,9 +63,27 @@ public struct QpilotConfig: Sendable, Equatable {
         var server = config.server
         if let dataDir = top["dataDir"] { server.dataDir = try path(dataDir) }
         if let xds = top["xds"] {
-            let fields = try xds.mapping(allowed: ["address", "maxReceiveBytes"])
+            let fields = try xds.mapping(allowed: ["address", "maxReceiveBytes", "tls", "serverNames", "certificateLifetimeSeconds"])
             if let address = fields["address"] { server.xds.address = try address.listenAddress() }
             if let max = fields["maxReceiveBytes"] { server.xds.maxReceiveBytes = try positive(max) }
+            if let tls = fields["tls"] { server.xds.tls = try tls.bool() }
+            if let names = fields["serverNames"], !names.isNull {
+                for item in try names.sequence() {
+                    let name = try item.string()
+                    guard !name.isEmpty, name.count <= 253, name.allSatisfy({ $0.isASCII && !$0.isWhitespace && $0 != "/" }) else {
+                        throw item.error("a server name is a DNS name or an IP address, such as qpilot.example.com or 10.0.0.5")
+                    }
+                    server.xds.serverNames.append(name)
+                }
+                guard server.xds.serverNames.count <= 100 else { throw names.error("at most 100 server names") }
+            }
+            if let value = fields["certificateLifetimeSeconds"] {
+                let seconds = try value.int()
+                guard (60...30 * 86400).contains(seconds) else {
+                    throw value.error("a certificate lifetime is between 60 seconds and 30 days (2592000); got \(seconds)")
+                }
+                server.xds.certificateLifetimeSeconds = seconds
+            }
         }
         if let admin = top["admin"] {
             let fields = try admin.mapping(allowed: ["address", "tokensFile"])

@@ -8,6 +8,18 @@ public struct ServerSettings: Sendable, Equatable {
         public var address = HostPort(host: "127.0.0.1", port: 18000)
         /// Largest ADS message qpilot accepts from Envoy, in bytes.
         public var maxReceiveBytes = 4 * 1024 * 1024
+        /// `xds.tls`, when qpilot.yaml sets it; see `tlsEnabled`.
+        public var tls: Bool?
+        /// The DNS names and IP addresses qpilot's server certificate holds (`xds.serverNames`);
+        /// empty: see `serverCertificateNames`.
+        public var serverNames: [String] = []
+        /// How long the certificates qpilot issues for xDS are valid: each node's client
+        /// certificate and qpilot's own server certificate (renewed after two thirds).
+        public var certificateLifetimeSeconds = 24 * 3600
+
+        /// TLS on the xDS and module ports, with client certificates on xDS: as `xds.tls` says,
+        /// else on unless the xDS address is loopback (only local processes reach it then).
+        public var tlsEnabled: Bool { tls ?? !address.isLoopback }
     }
 
     public struct Admin: Sendable, Equatable {
@@ -57,6 +69,32 @@ public struct ServerSettings: Sendable, Equatable {
     /// Defaults for a qpilot.yaml in `directory`.
     public init(directory: URL) {
         dataDir = Paths.resolve("./data", in: directory)
+    }
+
+    /// The names in qpilot's server certificate: `xds.serverNames`, else `localhost`, the
+    /// loopback addresses, this machine's host name and any specific address qpilot listens on.
+    public var serverCertificateNames: [String] {
+        if !xds.serverNames.isEmpty { return xds.serverNames }
+        var names = ["localhost", "127.0.0.1", "::1"]
+        let host = ProcessInfo.processInfo.hostName
+        if !host.isEmpty { names.append(host) }
+        for address in [xds.address, modules.address] + [modules.publicAddress].compactMap({ $0 })
+        where !["0.0.0.0", "::"].contains(address.host) {
+            names.append(address.host)
+        }
+        var seen = Set<String>()
+        return names.filter { seen.insert($0).inserted }
+    }
+
+    /// Where nodes reach the module port to enrol: `modules.publicAddress`, else its address,
+    /// with a wildcard address replaced by this machine's host name.
+    public var enrolAddress: HostPort {
+        var address = modules.endpointForEnvoy
+        if ["0.0.0.0", "::"].contains(address.host) {
+            let name = ProcessInfo.processInfo.hostName
+            address.host = name.isEmpty ? "localhost" : name
+        }
+        return address
     }
 
     /// `TOKEN ROLE` lines for the admin API; created with one admin token when absent:

@@ -182,4 +182,12 @@ public struct HostPort: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+    /// True for `localhost` and loopback literals (127.0.0.0/8, ::1): only this machine reaches them.
+    public var isLoopback: Bool {
+        if host == "localhost" || host == "::1" { return true }
+        var v4 = in_addr()
+        guard inet_pton(AF_INET, host, &v4) == 1 else { return false }
+        return UInt32(bigEndian: v4.s_addr) >> 24 == 127
+    }
 }

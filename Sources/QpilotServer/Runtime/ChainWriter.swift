@@ -48,6 +48,8 @@ public actor ChainWriter {
     let logger: Logger
     /// Keys every resource version (see `XDS.Resource`); the store keeps it.
     let versionKey: SymmetricKey?
+    /// qpilot's CA (PEM) when the module endpoint speaks HTTPS; see `DesiredState.ModuleEndpoint.ca`.
+    let moduleCA: String?
 
     nonisolated let state: Mutex<(status: Status, desired: DesiredConfig)>
     var fingerprint: String?
@@ -67,8 +69,9 @@ public actor ChainWriter {
 
     init(
         configURL: URL, loaded: QpilotConfig, cache: SnapshotCache, store: any StateStore, modules: ModuleResolver,
-        moduleStore: ModuleStore, logger: Logger, versionKey: SymmetricKey? = nil
+        moduleStore: ModuleStore, logger: Logger, versionKey: SymmetricKey? = nil, moduleCA: String? = nil
     ) {
+        self.moduleCA = moduleCA
         self.versionKey = versionKey
         self.configURL = configURL
         self.server = loaded.server
@@ -119,6 +122,6 @@ public actor ChainWriter {
         let loaded = try await modules.modules(
             for: entries, delivery: desired.delivery, confined: confined ?? (desired.mode == .store), prefetched: prefetched)
         return try ChainCompiler.compile(
-            entries, modules: loaded, secrets: secrets, desired: desired, server: server, versionKey: versionKey)
+            entries, modules: loaded, secrets: secrets, desired: desired, server: server, versionKey: versionKey, moduleCA: moduleCA)
     }
 }

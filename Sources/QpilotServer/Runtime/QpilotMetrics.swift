@@ -16,6 +16,8 @@ import XDS
 /// - `qpilot_xds_push_to_ack_seconds`: from sending a response to its ACK.
 /// - `qpilot_module_fetches_total{result}`, `qpilot_module_validations_total{result}`.
 /// - `qpilot_admin_requests_total{status}`.
+/// - With `xds.tls`: `qpilot_xds_refused_streams_total{reason}` (CertificateAdmission,
+///   PlaintextProbe) and `qpilot_enrolments_refused_total{reason}` (NodeEnrolment).
 public final class QpilotMetrics: Sendable {
     /// swift-metrics' system is global to the process, so the registry behind it is too.
     public static let shared = QpilotMetrics()

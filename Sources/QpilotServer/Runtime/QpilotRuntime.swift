@@ -1,6 +1,11 @@
 import AdminServer
 import Crypto
 import Foundation
+import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import NIOCertificateReloading
+import NIOSSL
 import Logging
 import Modules
 import PKI
@@ -31,6 +36,10 @@ public struct QpilotRuntime: Sendable {
     public let authority: CertificateAuthority
     /// The certificates of intercepted names, minted when Envoy asks.
     public let certificates: LeafCertificates
+    /// Join tokens, node certificates and revocation (issue 12).
+    public let enrolment: NodeEnrolment
+    /// qpilot's server certificate on the xDS and module ports; nil when xDS runs without TLS.
+    public let serverCertificate: ServerCertificate?
     let logger: Logger
 
     /// Loads and publishes the config once; throws when it is unusable, so a bad file (or tokens
@@ -81,16 +90,31 @@ public struct QpilotRuntime: Sendable {
         let versionKey = SymmetricKey(data: try await store.versionKey())
         writer = ChainWriter(
             configURL: url, loaded: config, cache: cache, store: store, modules: modules, moduleStore: moduleStore, logger: logger,
-            versionKey: versionKey)
+            versionKey: versionKey, moduleCA: server.xds.tlsEnabled ? authority.pem : nil)
         certificates = LeafCertificates(
             authority: authority, cache: cache, lifetime: TimeInterval(server.tls.leafLifetimeSeconds), versionKey: versionKey,
             logger: logger)
         // A chain that cannot be built now (a module file gone, a registry down for a source not
         // fetched yet) does not keep qpilot down: the last good one is served, and said so.
         if case .failure(let error) = await writer.reload(), await !writer.serveLastGood(after: error) { throw error }
-        xds = XDSService(
-            address: server.xds.address, maxReceiveBytes: server.xds.maxReceiveBytes,
-            discovery: AggregatedDiscoveryServer(watcher: cache, onDemand: certificates, nodes: nodes, logger: logger))
+        enrolment = try await NodeEnrolment(
+            authority: authority, store: store, lifetime: TimeInterval(server.xds.certificateLifetimeSeconds),
+            enrolURL: "https://\(server.enrolAddress)", logger: logger)
+        if server.xds.tlsEnabled {
+            serverCertificate = try ServerCertificate(
+                authority: authority, names: server.serverCertificateNames,
+                lifetime: TimeInterval(server.xds.certificateLifetimeSeconds), logger: logger)
+        } else {
+            serverCertificate = nil
+        }
+        let discovery = AggregatedDiscoveryServer(
+            watcher: cache, onDemand: certificates,
+            admission: server.xds.tlsEnabled ? CertificateAdmission(enrolment: enrolment, logger: logger) : nil, nodes: nodes,
+            logger: logger)
+        enrolment.onRevoke { discovery.endStreams(ofNode: $0) }
+        xds = try XDSService(
+            address: server.xds.address, maxReceiveBytes: server.xds.maxReceiveBytes, discovery: discovery, tls: serverCertificate,
+            logger: logger)
     }
 
     /// How long a graceful shutdown may take before the remaining work is cancelled.
@@ -100,20 +124,32 @@ public struct QpilotRuntime: Sendable {
     public func services() -> [any Service] {
         let server = config.server
         let writer = self.writer
-        let moduleEndpoint = ModuleEndpoint.application(
-            host: server.modules.address.host, port: server.modules.address.port, store: moduleStore,
-            ready: { writer.status.published }, logger: logger)
+        let moduleRouter = ModuleEndpoint.router(store: moduleStore, ready: { writer.status.published })
+        var serverBuilder = HTTPServerSettings.http1(idleTimeout: HTTPServerSettings.idleTimeout)
+        if let serverCertificate {
+            EnrolRoutes.add(to: moduleRouter, enrolment: enrolment, xdsPort: server.xds.address.port)
+            // Built from a configuration that `serverCertificate` primes, so this cannot fail.
+            if let configuration = try? TLSConfiguration.makeServerConfiguration(certificateReloader: serverCertificate),
+                let tls = try? HTTPServerBuilder.tls(serverBuilder, tlsConfiguration: configuration)
+            {
+                serverBuilder = tls
+            }
+        }
+        let moduleEndpoint = Application(
+            router: moduleRouter, server: serverBuilder,
+            configuration: .init(address: .hostname(server.modules.address.host, port: server.modules.address.port), serverName: "qpilot"),
+            logger: logger)
         let metrics = QpilotMetrics.shared
         let admin = AdminAPI.application(
             host: server.admin.address.host, port: server.admin.address.port, tokens: tokens,
             backend: AdminService(
                 writer: writer, store: store, nodeRegistry: nodes, cache: cache, modules: modules, metricsRegistry: metrics,
-                caPEM: authority.pem, certificates: certificates),
+                caPEM: authority.pem, certificates: certificates, enrolment: enrolment, enrolmentEnabled: server.xds.tlsEnabled),
             logger: logger, onResponse: { metrics.adminResponse(status: $0) })
         return [
             xds, moduleEndpoint, admin, ConfigWatchService(writer: writer, refresh: .seconds(server.modules.refreshSeconds)), rejections,
             CertificateRenewalService(certificates: certificates),
-        ]
+        ] + (serverCertificate.map { [ServerCertificateRenewalService(certificate: $0)] } ?? [])
     }
 
     /// Runs until SIGTERM or SIGINT. Shutdown ends every ADS stream, so each Envoy reconnects to
@@ -130,6 +166,15 @@ public struct QpilotRuntime: Sendable {
                 "xds": "\(server.xds.address)", "modules": "\(server.modules.address)", "admin": "\(server.admin.address)",
                 "egress": "\(config.desired.egress.address):\(config.desired.egress.port)",
             ])
+        if let serverCertificate {
+            logger.info(
+                "xDS and module ports use TLS; xDS clients need a certificate from qpilot's CA (qctl node token create, qpilot bootstrap --enroll)",
+                metadata: ["names": "\(serverCertificate.names.joined(separator: ","))", "expires": "\(serverCertificate.expires)"])
+        } else {
+            logger.notice(
+                "xDS runs without TLS: any process that reaches its loopback port can read every fleet's config; set xds.tls: true to require enrolled nodes",
+                metadata: ["xds": "\(server.xds.address)"])
+        }
         try await group.run()
     }
 }

@@ -1,5 +1,8 @@
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import Logging
+import NIOCore
+import PKI
 import ServiceLifecycle
 import XDS
 
@@ -8,12 +11,27 @@ public struct XDSService: Service {
     let server: GRPCServer<HTTP2ServerTransport.Posix>
     let discovery: AggregatedDiscoveryServer
 
-    public init(address: HostPort, maxReceiveBytes: Int, discovery: AggregatedDiscoveryServer) {
+    /// - Parameter tls: with a certificate, the port speaks TLS only and every client must present
+    ///   a certificate that qpilot's CA issued (mTLS); without, plaintext.
+    public init(
+        address: HostPort, maxReceiveBytes: Int, discovery: AggregatedDiscoveryServer, tls: ServerCertificate? = nil,
+        logger: Logger = Logger(label: "qpilot")
+    ) throws {
         let socket: GRPCNIOTransportCore.SocketAddress =
             address.host.contains(":") ? .ipv6(host: address.host, port: address.port) : .ipv4(host: address.host, port: address.port)
+        var security = HTTP2ServerTransport.Posix.TransportSecurity.plaintext
+        if let tls {
+            let roots: [TLSConfig.CertificateSource] = [.bytes(Array(tls.authority.pem.utf8), format: .pem)]
+            security = try .mTLS(certificateReloader: tls) { config in
+                config.trustRoots = .certificates(roots)
+                // A client certificate is required and must chain to qpilot's CA; which node it
+                // names is checked per stream (CertificateAdmission).
+                config.clientCertificateVerification = .noHostnameVerification
+            }
+        }
         let transport = HTTP2ServerTransport.Posix(
             address: socket,
-            transportSecurity: .plaintext,
+            transportSecurity: security,
             config: .defaults { config in
                 config.rpc.maxRequestPayloadSize = maxReceiveBytes
                 // Every Envoy holds one ADS stream open; a connection with none is not an Envoy at
@@ -23,6 +41,14 @@ public struct XDSService: Service {
                 config.connection.keepalive.time = .seconds(60)
                 config.connection.keepalive.timeout = .seconds(20)
                 config.http2.maxConcurrentStreams = 256
+                if tls != nil {
+                    // A client that does not speak TLS is told so, in words (PlaintextProbe).
+                    config.channelDebuggingCallbacks.onAcceptTCPConnection = { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHandler(PlaintextProbe(logger: logger), position: .first)
+                        }
+                    }
+                }
             })
         server = GRPCServer(transport: transport, services: [discovery])
         self.discovery = discovery

@@ -13,6 +13,7 @@ import Synchronization
 public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDiscoveryService.SimpleServiceProtocol {
     let watcher: any ConfigWatcher
     let onDemand: (any OnDemandResources)?
+    let admission: (any StreamAdmission)?
     let nodes: NodeRegistry
     let logger: Logger
     let limits: Limits
@@ -21,13 +22,16 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
     /// - Parameters:
     ///   - watcher: where snapshots come from.
     ///   - onDemand: what makes resources of on-demand types (certificates) when a node asks.
+    ///   - admission: what decides, from the connection, whether a stream may serve the node it
+    ///     names (the peer's certificate must name it); nil admits every stream.
     ///   - nodes: where per-node status goes.
     public init(
-        watcher: any ConfigWatcher, onDemand: (any OnDemandResources)? = nil, nodes: NodeRegistry, logger: Logger,
-        limits: Limits = Limits()
+        watcher: any ConfigWatcher, onDemand: (any OnDemandResources)? = nil, admission: (any StreamAdmission)? = nil,
+        nodes: NodeRegistry, logger: Logger, limits: Limits = Limits()
     ) {
         self.watcher = watcher
         self.onDemand = onDemand
+        self.admission = admission
         self.nodes = nodes
         self.logger = logger
         self.limits = limits
@@ -38,7 +42,7 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
         response: RPCWriter<Envoy_Service_Discovery_V3_DiscoveryResponse>,
         context: ServerContext
     ) async throws {
-        try await run(SotWStream(), requests: request, writer: response)
+        try await run(SotWStream(), requests: request, writer: response, context: context)
     }
 
     public func deltaAggregatedResources(
@@ -46,7 +50,7 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
         response: RPCWriter<Envoy_Service_Discovery_V3_DeltaDiscoveryResponse>,
         context: ServerContext
     ) async throws {
-        try await run(DeltaStream(), requests: request, writer: response)
+        try await run(DeltaStream(), requests: request, writer: response, context: context)
     }
 
     /// Ends every open stream, and every stream opened from now on, as a completed RPC: each Envoy
@@ -54,6 +58,13 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
     /// this; an ADS stream never ends by itself, so the server could otherwise not stop.
     public func endAllStreams() {
         open.endAll()
+    }
+
+    /// Ends the open streams of one node (a revoked one); returns how many there were. Its
+    /// Envoy reconnects, and `admission` decides again.
+    @discardableResult
+    public func endStreams(ofNode node: String) -> Int {
+        open.end(node: node)
     }
 
     /// `envoy/1.40.0`: the user agent and its version. Envoy sends a structured build version
@@ -97,7 +108,8 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
     private func run<Flavour: StreamFlavour>(
         _ initial: Flavour,
         requests: RPCAsyncSequence<Flavour.Request, any Error>,
-        writer: RPCWriter<Flavour.Wire>
+        writer: RPCWriter<Flavour.Wire>,
+        context: ServerContext
     ) async throws {
         var machine = initial
         // A channel, not a buffer: a producer waits until the loop has taken its input, so a
@@ -138,6 +150,8 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
                                 code: .invalidArgument,
                                 message: "a node id or fleet is longer than \(limits.maxIdentityBytes) bytes")
                         }
+                        try admission?.admit(nodeID: node.id, fleet: fleet, context: context)
+                        open.identify(ticket, node: node.id)
                         let version = String(Self.version(of: node).prefix(limits.maxIdentityBytes))
                         let others = nodes.connectedStreams(of: node.id)
                         let stream = nodes.connect(nodeID: node.id, fleet: fleet, envoyVersion: version, flavour: Flavour.name)
@@ -237,11 +251,20 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
     }
 }
 
+/// Decides whether a stream may serve the node its first request names.
+public protocol StreamAdmission: Sendable {
+    /// Returns to admit; throws an `RPCError` (PERMISSION_DENIED, UNAUTHENTICATED) to refuse,
+    /// with a message that says why and what to do.
+    func admit(nodeID: String, fleet: String, context: ServerContext) throws(RPCError)
+}
+
 /// The streams that are open, each with a way to end it.
 private final class OpenStreams: Sendable {
     private struct State {
         var next = 0
         var enders: [Int: @Sendable () -> Void] = [:]
+        /// The node each stream serves, once its first request named it.
+        var nodes: [Int: String] = [:]
         var ending = false
     }
 
@@ -259,7 +282,22 @@ private final class OpenStreams: Sendable {
     }
 
     func remove(_ ticket: Int) {
-        _ = state.withLock { $0.enders.removeValue(forKey: ticket) }
+        state.withLock { state in
+            state.enders.removeValue(forKey: ticket)
+            state.nodes.removeValue(forKey: ticket)
+        }
+    }
+
+    func identify(_ ticket: Int, node: String) {
+        state.withLock { $0.nodes[ticket] = node }
+    }
+
+    func end(node: String) -> Int {
+        let enders = state.withLock { state in
+            state.nodes.filter { $0.value == node }.compactMap { state.enders[$0.key] }
+        }
+        for end in enders { end() }
+        return enders.count
     }
 
     func endAll() {

@@ -7,15 +7,22 @@ final class EnvoyProcess: @unchecked Sendable {
     let adminPort: Int
     let nodeID: String
 
-    init(nodeID: String, fleet: String, xdsPort: Int, delta: Bool, directory: URL) async throws {
-        self.nodeID = nodeID
-        adminPort = try freePort()
+    convenience init(nodeID: String, fleet: String, xdsPort: Int, delta: Bool, directory: URL) async throws {
+        let adminPort = try freePort()
         let bootstrap = Bootstrap(
             nodeID: nodeID, fleet: fleet, xds: HostPort(host: "127.0.0.1", port: xdsPort), delta: delta,
             adminPort: adminPort)
         try bootstrap.validate()
         let path = directory.appendingPathComponent("envoy-\(nodeID).yaml")
         try bootstrap.yaml.write(to: path, atomically: true, encoding: .utf8)
+        try await self.init(bootstrap: path, nodeID: nodeID, adminPort: adminPort, directory: directory)
+    }
+
+    /// An Envoy from a bootstrap file; `adminPort` is the one the file names. With `ready: false`
+    /// it waits only for the admin interface (an Envoy qpilot refuses never gets ready).
+    init(bootstrap path: URL, nodeID: String, adminPort: Int, directory: URL, ready: Bool = true) async throws {
+        self.nodeID = nodeID
+        self.adminPort = adminPort
         child = try ChildProcess(
             Paths.envoy,
             ["-c", path.path, "--disable-hot-restart", "--concurrency", "1", "--log-level", "warning"],
@@ -26,7 +33,8 @@ final class EnvoyProcess: @unchecked Sendable {
             guard child.process.isRunning else {
                 throw HarnessError.failed("Envoy exited: \(child.log)")
             }
-            return (try? curl(["http://127.0.0.1:\(adminPort)/ready"], timeout: 2))?.status == 200
+            let status = (try? curl(["http://127.0.0.1:\(adminPort)/ready"], timeout: 2))?.status
+            return ready ? status == 200 : (status ?? 0) > 0
         }
     }
 

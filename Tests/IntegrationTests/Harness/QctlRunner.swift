@@ -34,7 +34,7 @@ func runQctl(
 /// processes racing, as separate operators would.
 func runQctlConcurrently(
     _ runs: [[String]], environment: [String: String] = [:], inheritEnvironment: Bool = true, stdin: String? = nil,
-    timeout: TimeInterval = 60
+    timeout: TimeInterval = 60, executable: URL = Paths.repository.appendingPathComponent(".build/debug/qctl")
 ) throws -> [QctlResult] {
     var env: [String: String] = [:]
     if inheritEnvironment {
@@ -54,7 +54,7 @@ func runQctlConcurrently(
     }
     for arguments in runs {
         let process = Process()
-        process.executableURL = Paths.repository.appendingPathComponent(".build/debug/qctl")
+        process.executableURL = executable
         process.arguments = arguments
         process.environment = env
         let outURL = directory.appendingPathComponent("qctl-out-\(UUID().uuidString)")
@@ -78,7 +78,7 @@ func runQctlConcurrently(
     let deadline = Date().addingTimeInterval(timeout)
     while started.contains(where: { $0.process.isRunning }), Date() < deadline { usleep(20_000) }
     if let stuck = started.firstIndex(where: { $0.process.isRunning }) {
-        throw HarnessError.timeout("qctl \(runs[stuck].joined(separator: " ")) after \(Int(timeout)) s")
+        throw HarnessError.timeout("\(executable.lastPathComponent) \(runs[stuck].joined(separator: " ")) after \(Int(timeout)) s")
     }
     return started.map { run in
         run.process.waitUntilExit()
@@ -87,4 +87,9 @@ func runQctlConcurrently(
             stdout: (try? String(contentsOf: run.out, encoding: .utf8)) ?? "",
             stderr: (try? String(contentsOf: run.err, encoding: .utf8)) ?? "")
     }
+}
+
+/// Runs another command-line tool (the qpilot binary, a Python script) the same way.
+func runTool(_ executable: String, _ arguments: [String], timeout: TimeInterval = 60) throws -> QctlResult {
+    try runQctlConcurrently([arguments], timeout: timeout, executable: URL(fileURLWithPath: executable))[0]
 }

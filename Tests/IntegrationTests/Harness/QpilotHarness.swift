@@ -22,13 +22,16 @@ final class QpilotHarness: @unchecked Sendable {
     private(set) var envoys: [EnvoyProcess] = []
 
     let modulesExtra: String
+    let xdsExtra: String
 
     /// - Parameters:
     ///   - middleware: the `middleware:` section, as YAML lines (without the key); nil leaves the
     ///     section out, so the store (the admin API) is the source of truth.
     ///   - tokens: the admin tokens file's content; nil lets qpilot create one.
-    init(middleware: String?, extra: String = "", modulesExtra: String = "", tokens: String? = nil) async throws {
+    ///   - xdsExtra: more `xds:` settings (`tls: true`); with TLS the module port speaks HTTPS.
+    init(middleware: String?, extra: String = "", modulesExtra: String = "", xdsExtra: String = "", tokens: String? = nil) async throws {
         self.modulesExtra = modulesExtra
+        self.xdsExtra = xdsExtra
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("qpilot-it-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         if let tokens {
@@ -45,7 +48,7 @@ final class QpilotHarness: @unchecked Sendable {
         upstream = try await EchoUpstream(directory: directory)
         try Self.config(
             xds: xdsPort, admin: adminPort, modules: modulesPort, egress: egressPort, extra: extra, middleware: middleware,
-            modulesExtra: modulesExtra)
+            modulesExtra: modulesExtra, xdsExtra: xdsExtra)
             .write(to: configURL, atomically: true, encoding: .utf8)
         var logger = Logger(label: "qpilot-it")
         logger.logLevel = .warning
@@ -53,17 +56,21 @@ final class QpilotHarness: @unchecked Sendable {
         group = ServiceGroup(services: runtime.services(), gracefulShutdownSignals: [], logger: logger)
         let group = self.group
         task = Task { try await group.run() }
-        let modulesPort = self.modulesPort
+        let readyz = modulesURL + "/readyz"
         try await eventually("qpilot's module endpoint") {
-            (try? curl(["http://127.0.0.1:\(modulesPort)/readyz"], timeout: 2))?.status == 200
+            (try? curl(["-k", readyz], timeout: 2))?.status == 200
         }
     }
 
+    /// The module port: HTTPS when xDS runs with TLS.
+    var modulesURL: String { "\(runtime.serverCertificate == nil ? "http" : "https")://127.0.0.1:\(modulesPort)" }
+
     static func config(
-        xds: Int, admin: Int, modules: Int, egress: Int, extra: String, middleware: String?, modulesExtra: String = ""
+        xds: Int, admin: Int, modules: Int, egress: Int, extra: String, middleware: String?, modulesExtra: String = "",
+        xdsExtra: String = ""
     ) -> String {
         """
-        xds: { address: 127.0.0.1:\(xds) }
+        xds: { address: 127.0.0.1:\(xds)\(xdsExtra.isEmpty ? "" : ", " + xdsExtra) }
         admin: { address: 127.0.0.1:\(admin) }
         modules: { address: 127.0.0.1:\(modules), sharedDir: ./shared, sourceDirs: [/]\(modulesExtra.isEmpty ? "" : ", " + modulesExtra) }
         dataDir: ./data
@@ -103,7 +110,7 @@ final class QpilotHarness: @unchecked Sendable {
     func rewrite(middleware: String?, extra: String = "") throws {
         let text = Self.config(
             xds: xdsPort, admin: adminPort, modules: modulesPort, egress: egressPort, extra: extra, middleware: middleware,
-            modulesExtra: modulesExtra)
+            modulesExtra: modulesExtra, xdsExtra: xdsExtra)
         try text.write(to: configURL, atomically: true, encoding: .utf8)
     }
 
@@ -118,6 +125,14 @@ final class QpilotHarness: @unchecked Sendable {
         let envoy = try await EnvoyProcess(nodeID: nodeID, fleet: fleet, xdsPort: xdsPort, delta: delta, directory: directory)
         envoys.append(envoy)
         try await eventually("node \(nodeID) to be in sync", timeout: .seconds(30)) { self.isInSync(nodeID) }
+        return envoy
+    }
+
+    /// Starts an Envoy from a bootstrap file someone else wrote (`qpilot bootstrap --enroll`).
+    @discardableResult
+    func startEnvoy(bootstrap: URL, nodeID: String, adminPort: Int, ready: Bool = true) async throws -> EnvoyProcess {
+        let envoy = try await EnvoyProcess(bootstrap: bootstrap, nodeID: nodeID, adminPort: adminPort, directory: directory, ready: ready)
+        envoys.append(envoy)
         return envoy
     }
 
@@ -182,13 +197,14 @@ func entry(
 
 /// Runs `body` against a fresh qpilot, and always stops it and its Envoys afterwards.
 func withHarness(
-    middleware: String?, extra: String = "", modulesExtra: String = "", tokens: String? = nil,
+    middleware: String?, extra: String = "", modulesExtra: String = "", xdsExtra: String = "", tokens: String? = nil,
     _ body: (QpilotHarness) async throws -> Void,
     catchingSetup: ((any Error) -> Void)? = nil
 ) async throws {
     let qpilot: QpilotHarness
     do {
-        qpilot = try await QpilotHarness(middleware: middleware, extra: extra, modulesExtra: modulesExtra, tokens: tokens)
+        qpilot = try await QpilotHarness(
+            middleware: middleware, extra: extra, modulesExtra: modulesExtra, xdsExtra: xdsExtra, tokens: tokens)
     } catch {
         guard let catchingSetup else { throw error }
         catchingSetup(error)
