@@ -1,9 +1,12 @@
+import CoreMetrics
+import DequeModule
 import Foundation
 import Hummingbird
 import Logging
 import Modules
 import NIOCore
 import ServiceLifecycle
+import Synchronization
 
 /// The HTTP server Envoy fetches `remote` modules from, plus health probes.
 ///
@@ -12,7 +15,19 @@ import ServiceLifecycle
 ///   `If-None-Match`, and single byte ranges (`Range: bytes=…`, RFC 9110 section 14).
 /// - `GET /healthz`: 200 while the process runs.
 /// - `GET /readyz`: 200 once a config has been loaded and published, else 503.
+///
+/// Many Envoys fetch the same module at once after a push. Each module is held in memory once
+/// (`ModuleCache`) and every response writes that same buffer, in slices of `chunkBytes`; at
+/// most `maxConcurrentDownloads` bodies are written at a time and the others wait their turn in
+/// arrival order (none is refused). Metrics: `qpilot_module_requests_total{status}`,
+/// `qpilot_module_bytes_sent_total`, `qpilot_module_downloads_active`,
+/// `qpilot_module_downloads_waiting`, `qpilot_module_cache_bytes`.
 public enum ModuleEndpoint {
+    /// Bodies written at once; the rest wait.
+    public static let maxConcurrentDownloads = 256
+    /// The slice of a module written at a time, so a slow reader holds one slice in flight.
+    static let chunkBytes = 256 * 1024
+
     /// Builds the application; run it in a ServiceGroup.
     public static func application(
         host: String, port: Int, store: ModuleStore, ready: @escaping @Sendable () -> Bool, logger: Logger,
@@ -26,8 +41,12 @@ public enum ModuleEndpoint {
     }
 
     /// The routes; tests drive them in memory.
-    public static func router(store: ModuleStore, ready: @escaping @Sendable () -> Bool) -> Router<BasicRequestContext> {
+    public static func router(
+        store: ModuleStore, ready: @escaping @Sendable () -> Bool, cache: ModuleCache? = nil,
+        gate: DownloadGate = DownloadGate(limit: maxConcurrentDownloads)
+    ) -> Router<BasicRequestContext> {
         let router = Router()
+        let cache = cache ?? ModuleCache(store: store)
         router.get("/healthz") { _, _ in "ok\n" }
         router.get("/readyz") { _, _ -> Response in
             let isReady = ready()
@@ -35,12 +54,43 @@ public enum ModuleEndpoint {
                 status: isReady ? .ok : .serviceUnavailable,
                 body: .init(byteBuffer: ByteBuffer(string: isReady ? "ready\n" : "not ready: no config published yet\n")))
         }
-        router.on("/modules/sha256/:digest", method: .head, use: moduleHandler(store))
-        router.on("/modules/sha256/:digest", method: .get, use: moduleHandler(store))
+        let handler = moduleHandler(cache, gate)
+        router.on("/modules/sha256/:digest", method: .head) { request, context -> Response in
+            try await counted { try await handler(request, context) }
+        }
+        router.on("/modules/sha256/:digest", method: .get) { request, context -> Response in
+            try await counted { try await handler(request, context) }
+        }
         return router
     }
 
-    static func moduleHandler(_ store: ModuleStore) -> @Sendable (Request, BasicRequestContext) async throws -> Response {
+    /// Counts each module response by status.
+    static func counted(_ body: () async throws -> Response) async throws -> Response {
+        do {
+            let response = try await body()
+            Counter(label: "qpilot_module_requests_total", dimensions: [("status", "\(response.status.code)")]).increment()
+            return response
+        } catch let error as HTTPError {
+            Counter(label: "qpilot_module_requests_total", dimensions: [("status", "\(error.status.code)")]).increment()
+            throw error
+        }
+    }
+
+    /// A body that writes `bytes` (a slice of a shared buffer) once the gate lets it, in chunks.
+    static func body(_ bytes: ByteBuffer, gate: DownloadGate) -> ResponseBody {
+        ResponseBody(contentLength: bytes.readableBytes) { writer in
+            await gate.enter()
+            defer { gate.leave() }
+            var rest = bytes
+            while let chunk = rest.readSlice(length: min(chunkBytes, rest.readableBytes)), chunk.readableBytes > 0 {
+                try await writer.write(chunk)
+                Counter(label: "qpilot_module_bytes_sent_total").increment(by: Int64(chunk.readableBytes))
+            }
+            try await writer.finish(nil)
+        }
+    }
+
+    static func moduleHandler(_ cache: ModuleCache, _ gate: DownloadGate) -> @Sendable (Request, BasicRequestContext) async throws -> Response {
         { request, context -> Response in
             let digest = try context.parameters.require("digest")
             guard ModuleStore.isDigest(digest) else {
@@ -50,32 +100,86 @@ public enum ModuleEndpoint {
             if request.headers[.ifNoneMatch] == etag {
                 return Response(status: .notModified, headers: [.eTag: etag])
             }
-            guard let bytes = store.get(digest) else {
+            guard let bytes = await cache.buffer(digest) else {
                 throw HTTPError(.notFound, message: "no module with sha256 \(digest)")
             }
+            Gauge(label: "qpilot_module_cache_bytes").record(cache.heldBytes)
             var headers: HTTPFields = [
                 .contentType: "application/wasm", .eTag: etag, .cacheControl: "public, max-age=31536000, immutable",
                 .acceptRanges: "bytes",
             ]
             // A Range is honoured unless If-Range names another version.
             if request.method == .head {
-                headers[.contentLength] = String(bytes.count)
+                headers[.contentLength] = String(bytes.readableBytes)
                 return Response(status: .ok, headers: headers)
             }
             if let range = request.headers[.range], request.headers[.ifRange].map({ $0 == etag }) ?? true {
-                switch ByteRange.parse(range, length: bytes.count) {
+                switch ByteRange.parse(range, length: bytes.readableBytes) {
                 case .range(let start, let end):
-                    headers[.contentRange] = "bytes \(start)-\(end)/\(bytes.count)"
-                    let slice = bytes[bytes.startIndex + start...bytes.startIndex + end]
-                    return Response(status: .partialContent, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: slice)))
+                    headers[.contentRange] = "bytes \(start)-\(end)/\(bytes.readableBytes)"
+                    let slice = bytes.getSlice(at: bytes.readerIndex + start, length: end - start + 1)!
+                    return Response(status: .partialContent, headers: headers, body: body(slice, gate: gate))
                 case .unsatisfiable:
-                    headers[.contentRange] = "bytes */\(bytes.count)"
+                    headers[.contentRange] = "bytes */\(bytes.readableBytes)"
                     return Response(status: .rangeNotSatisfiable, headers: headers)
                 case .ignore:
                     break
                 }
             }
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+            return Response(status: .ok, headers: headers, body: body(bytes, gate: gate))
         }
+    }
+}
+
+/// At most `limit` holders at once; the others wait in arrival order. Waiting is never refused:
+/// a module download that has to wait is slower, not failed.
+public final class DownloadGate: Sendable {
+    private struct State {
+        var available: Int
+        var waiting = Deque<CheckedContinuation<Void, Never>>()
+    }
+
+    public let limit: Int
+    private let state: Mutex<State>
+
+    public init(limit: Int) {
+        self.limit = max(1, limit)
+        state = Mutex(State(available: max(1, limit)))
+    }
+
+    public func enter() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let admitted = state.withLock { state -> Bool in
+                if state.available > 0 {
+                    state.available -= 1
+                    return true
+                }
+                state.waiting.append(continuation)
+                return false
+            }
+            record()
+            if admitted { continuation.resume() }
+        }
+    }
+
+    public func leave() {
+        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            if let next = state.waiting.popFirst() { return next }
+            state.available += 1
+            return nil
+        }
+        record()
+        next?.resume()
+    }
+
+    /// Holders now, and waiters.
+    public var counts: (active: Int, waiting: Int) {
+        state.withLock { (limit - $0.available, $0.waiting.count) }
+    }
+
+    private func record() {
+        let (active, waiting) = counts
+        Gauge(label: "qpilot_module_downloads_active").record(active)
+        Gauge(label: "qpilot_module_downloads_waiting").record(waiting)
     }
 }

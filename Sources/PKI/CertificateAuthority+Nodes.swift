@@ -14,7 +14,13 @@ extension CertificateAuthority {
         public var notValidAfter: Date
     }
 
-    /// Signs a server certificate for DNS names and IP addresses (`names`), with a new P-256 key.
+    /// The URI SAN of qpilot's own server certificate. Envoy's bootstrap accepts only a server
+    /// certificate that holds it: the same CA signs the leaves of intercepted names, whose keys
+    /// Envoys hold, and those carry DNS names only.
+    public static let serverIdentity = "spiffe://\(NodeIdentity.trustDomain)/server"
+
+    /// Signs a server certificate for DNS names and IP addresses (`names`) and `serverIdentity`,
+    /// with a new P-256 key.
     public func issueServer(names: [String], lifetime: TimeInterval, now: Date = Date()) throws -> ServerCertificate {
         let privateKey = P256.Signing.PrivateKey()
         let publicKey = Certificate.PublicKey(privateKey.publicKey)
@@ -22,7 +28,7 @@ extension CertificateAuthority {
         let sans: [GeneralName] = names.map { name in
             if let bytes = Self.addressBytes(name) { return .ipAddress(ASN1OctetString(contentBytes: ArraySlice(bytes))) }
             return .dnsName(name)
-        }
+        } + [.uniformResourceIdentifier(Self.serverIdentity)]
         let leaf = try Certificate(
             version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: publicKey,
             notValidBefore: now.addingTimeInterval(-300), notValidAfter: notAfter,

@@ -111,6 +111,15 @@ enum Migrations {
                         expiresAt INTEGER NOT NULL,
                         revokedAt INTEGER
                     );
+                    -- The certificates a node may use: those issued since its latest enrolment
+                    -- (renewals add one each), until they expire. An enrolment retires the
+                    -- earlier ones, so a stolen key stops working once the node enrols again.
+                    CREATE TABLE nodeCertificate (
+                        node TEXT NOT NULL,
+                        serial TEXT NOT NULL,
+                        expiresAt INTEGER NOT NULL,
+                        PRIMARY KEY (node, serial)
+                    );
                     """)
         }
         return migrator

@@ -17,7 +17,7 @@ extension SQLiteStateStore {
         }
     }
 
-    public func redeemToken(id: String, secretHash: Data, node: String, nodeTokenOnly: Bool, now: Date) async throws -> TokenRedemption {
+    public func redeemToken(id: String, secretHash: Data, node: String, now: Date) async throws -> TokenRedemption {
         try await write { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM enrolmentToken WHERE id = ?", arguments: [id]),
                 Self.equalInConstantTime(row["secretHash"] as Data, secretHash)
@@ -29,7 +29,9 @@ extension SQLiteStateStore {
             guard now < expiresAt else { return .expired(at: expiresAt) }
             let only = row["node"] as String?
             if let only, only != node { return .otherNode(only) }
-            if nodeTokenOnly, only == nil { return .needsNodeToken }
+            if only == nil, try Bool.fetchOne(db, sql: "SELECT 1 FROM enrolledNode WHERE node = ?", arguments: [node]) == true {
+                return .needsNodeToken
+            }
             try db.execute(
                 sql: "UPDATE enrolmentToken SET usedAt = ?, usedBy = ? WHERE id = ? AND usedAt IS NULL",
                 arguments: [Milliseconds(now).value, node, id])
@@ -61,7 +63,9 @@ extension SQLiteStateStore {
                 try db.execute(
                     sql: "UPDATE enrolledNode SET renewedAt = ?, serial = ?, expiresAt = ? WHERE node = ?",
                     arguments: [at, serial, expires, node])
+                try db.execute(sql: "DELETE FROM nodeCertificate WHERE node = ? AND expiresAt <= ?", arguments: [node, at])
             } else {
+                try db.execute(sql: "DELETE FROM nodeCertificate WHERE node = ?", arguments: [node])
                 try db.execute(
                     sql: """
                         INSERT INTO enrolledNode (node, fleet, enrolledAt, renewedAt, serial, expiresAt, revokedAt)
@@ -72,6 +76,35 @@ extension SQLiteStateStore {
                         """,
                     arguments: [node, fleet, at, at, serial, expires])
             }
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO nodeCertificate (node, serial, expiresAt) VALUES (?, ?, ?)",
+                arguments: [node, serial, expires])
+        }
+    }
+
+    public func certificates(of node: String, now: Date) async throws -> (revoked: Bool, serials: Set<String>)? {
+        let now = Milliseconds(now).value
+        return try await read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT revokedAt FROM enrolledNode WHERE node = ?", arguments: [node]) else {
+                return nil
+            }
+            let serials = try String.fetchAll(
+                db, sql: "SELECT serial FROM nodeCertificate WHERE node = ? AND expiresAt > ?", arguments: [node, now])
+            return ((row["revokedAt"] as Int64?) != nil, Set(serials))
+        }
+    }
+
+    public func allCertificates(now: Date) async throws -> [String: (revoked: Bool, serials: Set<String>)] {
+        let now = Milliseconds(now).value
+        return try await read { db in
+            var result: [String: (revoked: Bool, serials: Set<String>)] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT node, revokedAt FROM enrolledNode") {
+                result[row["node"]] = ((row["revokedAt"] as Int64?) != nil, [])
+            }
+            for row in try Row.fetchAll(db, sql: "SELECT node, serial FROM nodeCertificate WHERE expiresAt > ?", arguments: [now]) {
+                result[row["node"], default: (false, [])].serials.insert(row["serial"])
+            }
+            return result
         }
     }
 

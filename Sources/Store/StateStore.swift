@@ -132,14 +132,20 @@ public protocol StateStore: Sendable {
     /// Stores a join token; `secretHash` is the SHA-256 of its secret part.
     func createToken(_ token: EnrolmentToken, secretHash: Data) async throws
     /// Uses a token for `node`, atomically: only the first caller with the right secret gets
-    /// `.accepted`, and the token is spent from then on. With `nodeTokenOnly` (a revoked node
-    /// enrolling again) a token for any node id is refused, and not spent.
-    func redeemToken(id: String, secretHash: Data, node: String, nodeTokenOnly: Bool, now: Date) async throws -> TokenRedemption
+    /// `.accepted`, and the token is spent from then on. A node id that enrolled before (revoked
+    /// or not) may use only a token made for it by name; another token is refused, not spent.
+    func redeemToken(id: String, secretHash: Data, node: String, now: Date) async throws -> TokenRedemption
     /// The tokens not yet expired or used, newest first.
     func tokens() async throws -> [EnrolmentToken]
-    /// Records the certificate just issued to `node`; a first enrolment (not a renewal) also
-    /// clears a revocation.
+    /// Records the certificate just issued to `node`. An enrolment (not a renewal) retires the
+    /// node's earlier certificates and clears a revocation; a renewal adds one, and forgets those
+    /// that expired.
     func recordCertificate(node: String, fleet: String, serial: String, expiresAt: Date, renewal: Bool, at: Date) async throws
+    /// A node's revocation and the serials of the certificates it may use (not expired at `now`),
+    /// or nil when it never enrolled.
+    func certificates(of node: String, now: Date) async throws -> (revoked: Bool, serials: Set<String>)?
+    /// Every enrolled node's revocation and usable serials, for the start.
+    func allCertificates(now: Date) async throws -> [String: (revoked: Bool, serials: Set<String>)]
     /// Revokes a node: false when no such node was ever enrolled.
     func revokeNode(_ node: String, at: Date) async throws -> Bool
     /// Every enrolled node, by node id.
@@ -182,7 +188,7 @@ public enum TokenRedemption: Sendable, Equatable {
     case expired(at: Date)
     /// The token was made for another node id.
     case otherNode(String)
-    /// The node was revoked, and the token is not one made for it.
+    /// The node id enrolled before, and the token is not one made for it.
     case needsNodeToken
 }
 

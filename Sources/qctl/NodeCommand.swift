@@ -57,7 +57,10 @@ struct NodeCommand: AsyncParsableCommand {
 
             static func seconds(_ text: String) -> Int? {
                 let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
-                if let unit = text.last, let factor = units[unit], let value = Int(text.dropLast()), value > 0 { return value * factor }
+                if let unit = text.last, let factor = units[unit], let value = Int(text.dropLast()), value > 0 {
+                    let (seconds, overflow) = value.multipliedReportingOverflow(by: factor)
+                    return overflow ? nil : seconds
+                }
                 if let value = Int(text), value > 0 { return value }
                 return nil
             }
@@ -106,7 +109,7 @@ struct NodeCommand: AsyncParsableCommand {
     struct Revoke: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Cut a node off: its open xDS streams end and its certificates are refused from now on.",
-            discussion: "It can join again only with a new join token. Example: qctl node revoke envoy-7")
+            discussion: "It can join again only with a join token made for it by name (qctl node token create --node ID). Example: qctl node revoke envoy-7")
 
         @Argument(help: "The node id.")
         var node: String

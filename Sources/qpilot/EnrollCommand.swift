@@ -111,17 +111,36 @@ enum Enroller {
         return try request.serializeAsPEM().pemString
     }
 
-    /// Writes `text` to `name` in `directory` atomically (a temporary file renamed into place,
-    /// which is the move Envoy's watch sees).
-    static func write(_ text: String, _ name: String, in directory: URL, mode: Int) throws {
+    /// Writes `text` to `name` in `directory` atomically: a new temporary file created with its
+    /// mode from the start (a key is never readable by others, not even for a moment), written,
+    /// synced, then renamed into place, which is the move Envoy's watch sees.
+    static func write(_ text: String, _ name: String, in directory: URL, mode: mode_t) throws {
         let target = directory.appendingPathComponent(name)
         let temporary = directory.appendingPathComponent(".\(name).tmp")
-        try? FileManager.default.removeItem(at: temporary)
-        guard FileManager.default.createFile(atPath: temporary.path, contents: Data(text.utf8), attributes: [.posixPermissions: mode]) else {
-            throw Failure("cannot write \(temporary.path)")
+        unlink(temporary.path)
+        let fd = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw Failure("cannot create \(temporary.path): \(String(cString: strerror(errno)))") }
+        var failure: String?
+        let bytes = Array(text.utf8)
+        var written = 0
+        while written < bytes.count, failure == nil {
+            let count = bytes[written...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            if count <= 0 { failure = String(cString: strerror(errno)) } else { written += count }
+        }
+        if failure == nil, fchmod(fd, mode) != 0 || fsync(fd) != 0 { failure = String(cString: strerror(errno)) }
+        close(fd)
+        if let failure {
+            unlink(temporary.path)
+            throw Failure("cannot write \(temporary.path): \(failure)")
         }
         guard rename(temporary.path, target.path) == 0 else {
             throw Failure("cannot move \(temporary.path) to \(target.path): \(String(cString: strerror(errno)))")
+        }
+        let directoryFD = open(directory.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directoryFD >= 0 {
+            fsync(directoryFD)
+            close(directoryFD)
         }
     }
 
@@ -155,6 +174,10 @@ extension BootstrapCommand {
         }
         let folder = URL(fileURLWithPath: directory).standardizedFileURL
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        // Also when it existed already: only the node's user may list or enter it.
+        guard chmod(folder.path, 0o700) == 0 else {
+            throw Enroller.Failure("cannot make \(folder.path) private (mode 0700): \(String(cString: strerror(errno)))")
+        }
         let key = P256.Signing.PrivateKey()
         let csr = try Enroller.certificateRequest(key: key, nodeID: nodeId)
         let answer = try await Enroller.post(url: base + "/v1/enrol", EnrolRequest(token: token, nodeID: nodeId, csr: csr), ca: ca)

@@ -269,8 +269,19 @@ extension Integration {
                 #expect(refused.status != 0 && refused.stderr.contains("only a token made for it"), "\(refused)")
                 let (other, _) = try Self.enrol(qpilot, token: fleetWide, node: "envoy-s")
                 #expect(other.status == 0, "the refused attempt spent the token: \(other)")
-                let (back, _) = try Self.enrol(qpilot, token: try Self.token(qpilot, fleet: "default", node: "envoy-r"), node: "envoy-r")
+                // Keep the revoked certificate and key, as a thief would, then enrol the node again.
+                let stolen = Enrolled(directory: qpilot.directory.appendingPathComponent("stolen"), adminPort: 0)
+                try FileManager.default.copyItem(at: node.directory, to: stolen.directory)
+                let (back, enrolledAgain) = try Self.enrol(qpilot, token: try Self.token(qpilot, fleet: "default", node: "envoy-r"), node: "envoy-r")
                 #expect(back.status == 0, "\(back)")
+                let current = try Self.pythonClient(qpilot, cert: enrolledAgain, node: "envoy-r", fleet: "default")
+                #expect(current.status == 0, "\(current.answer)")
+                let old = try Self.pythonClient(qpilot, cert: stolen, node: "envoy-r", fleet: "default")
+                #expect(old.status == 1 && old.answer.contains("PERMISSION_DENIED") && old.answer.contains("replaced by a later enrolment"), "\(old.answer)")
+                let oldRenewal = try runTool(
+                    Paths.repository.appendingPathComponent(".build/debug/qpilot").path,
+                    ["enroll", "--renew", "--force", "--dir", stolen.directory.path])
+                #expect(oldRenewal.status != 0 && oldRenewal.stderr.contains("replaced by a later enrolment"), "\(oldRenewal)")
             }
         }
 

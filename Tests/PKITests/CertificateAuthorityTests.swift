@@ -179,6 +179,8 @@ struct NodeCertificateTests {
         #expect(names.contains(.dnsName("qpilot.example.test")))
         #expect(names.contains(.ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1]))))
         #expect(names.contains(.ipAddress(ASN1OctetString(contentBytes: ArraySlice([UInt8](repeating: 0, count: 15) + [1])))))
+        #expect(names.contains(.uniformResourceIdentifier(CertificateAuthority.serverIdentity)))
+        #expect(CertificateAuthority.identity(of: issued.certificate) == nil, "qpilot's server certificate names no node")
         #expect(try issued.certificate.extensions.extendedKeyUsage?.contains(.serverAuth) == true)
         #expect(issued.notValidAfter <= authority.certificate.notValidAfter)
     }

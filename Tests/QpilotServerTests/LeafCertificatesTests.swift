@@ -30,6 +30,18 @@ struct LeafCertificatesTests {
         try Envoy_Extensions_TransportSockets_Tls_V3_Secret(serializedBytes: resource.body.value)
     }
 
+    @Test("no leaf is minted for qpilot's own server names, even when the fleet intercepts their domain: its key would pass for qpilot")
+    func reservedNames() throws {
+        let cache = SnapshotCache()
+        try Self.publish(cache, intercepting: ["*.example.com"])
+        let certificates = LeafCertificates(
+            authority: try CertificateAuthority.create(), cache: cache, lifetime: 3600, versionKey: nil, logger: Logger(label: "test"),
+            reservedNames: ["QPilot.example.com", "127.0.0.1"])
+        #expect(!certificates.requested(["qpilot.example.com"], of: .secret, fleet: "default"))
+        #expect(certificates.requested(["api.example.com", "qpilot.example.com"], of: .secret, fleet: "default"))
+        #expect(try #require(cache.snapshot(for: "default")).resources(of: .secret).keys.sorted() == ["api.example.com"])
+    }
+
     @Test("a leaf is minted only for a name the fleet intercepts, signed by qpilot's CA for that name; other names get nothing")
     func mintsOnlyIntercepted() throws {
         let authority = try CertificateAuthority.create()

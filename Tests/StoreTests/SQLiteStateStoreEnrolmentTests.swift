@@ -21,18 +21,19 @@ struct SQLiteStateStoreEnrolmentTests {
             }
             let store = try SQLiteStateStore(directory: directory)
             #expect(try await store.tokens().map(\.id).sorted() == ["t1", "t2"])
-            #expect(try await store.redeemToken(id: "t1", secretHash: Data(repeating: 8, count: 32), node: "n1", nodeTokenOnly: false, now: now) == .unknown)
-            #expect(try await store.redeemToken(id: "nope", secretHash: Self.hash, node: "n1", nodeTokenOnly: false, now: now) == .unknown)
-            #expect(try await store.redeemToken(id: "t1", secretHash: Self.hash, node: "n2", nodeTokenOnly: false, now: now) == .otherNode("n1"))
-            #expect(try await store.redeemToken(id: "t1", secretHash: Self.hash, node: "n1", nodeTokenOnly: false, now: now + 61) == .expired(at: now + 60))
-            #expect(try await store.redeemToken(id: "t1", secretHash: Self.hash, node: "n1", nodeTokenOnly: false, now: now + 1) == .accepted(fleet: "edge"))
-            #expect(try await store.redeemToken(id: "t1", secretHash: Self.hash, node: "n1", nodeTokenOnly: false, now: now + 2) == .used(at: now + 1, by: "n1"))
-            // A revoked node may not use a token made for any node; the token stays unspent.
-            #expect(try await store.redeemToken(id: "t2", secretHash: Self.hash, node: "r1", nodeTokenOnly: true, now: now + 3) == .needsNodeToken)
+            #expect(try await store.redeemToken(id: "t1", secretHash: Data(repeating: 8, count: 32), node: "n1", now: now) == .unknown)
+            #expect(try await store.redeemToken(id: "nope", secretHash: Self.hash, node: "n1", now: now) == .unknown)
+            #expect(try await store.redeemToken(id: "t1", secretHash: Self.hash, node: "n2", now: now) == .otherNode("n1"))
+            #expect(try await store.redeemToken(id: "t1", secretHash: Self.hash, node: "n1", now: now + 61) == .expired(at: now + 60))
+            #expect(try await store.redeemToken(id: "t1", secretHash: Self.hash, node: "n1", now: now + 1) == .accepted(fleet: "edge"))
+            #expect(try await store.redeemToken(id: "t1", secretHash: Self.hash, node: "n1", now: now + 2) == .used(at: now + 1, by: "n1"))
+            // A node id that enrolled before may not use a token made for any node; the token stays unspent.
+            try await store.recordCertificate(node: "r1", fleet: "edge", serial: "01", expiresAt: now + 60, renewal: false, at: now)
+            #expect(try await store.redeemToken(id: "t2", secretHash: Self.hash, node: "r1", now: now + 3) == .needsNodeToken)
             // Concurrent uses of one token: exactly one wins.
             let outcomes = try await withThrowingTaskGroup(of: TokenRedemption.self) { group in
                 for index in 0..<8 {
-                    group.addTask { try await store.redeemToken(id: "t2", secretHash: Self.hash, node: "m\(index)", nodeTokenOnly: false, now: now + 3) }
+                    group.addTask { try await store.redeemToken(id: "t2", secretHash: Self.hash, node: "m\(index)", now: now + 3) }
                 }
                 return try await group.reduce(into: []) { $0.append($1) }
             }
@@ -60,6 +61,24 @@ struct SQLiteStateStoreEnrolmentTests {
             try await store.recordCertificate(node: "n1", fleet: "edge", serial: "dd", expiresAt: t0 + 400, renewal: false, at: t0 + 80)
             node = try #require(try await store.enrolledNodes().first)
             #expect(node.revokedAt == nil && node.enrolledAt == t0 + 80 && node.serial == "dd")
+        }
+    }
+
+    @Test("a node may use the certificates issued since its latest enrolment, until they expire; an enrolment retires the others")
+    func usableSerials() async throws {
+        try await StoreTestSupport.withDataDirectory { directory in
+            let store = try SQLiteStateStore(directory: directory)
+            let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+            #expect(try await store.certificates(of: "n1", now: t0) == nil)
+            try await store.recordCertificate(node: "n1", fleet: "edge", serial: "aa", expiresAt: t0 + 100, renewal: false, at: t0)
+            try await store.recordCertificate(node: "n1", fleet: "edge", serial: "bb", expiresAt: t0 + 200, renewal: true, at: t0 + 60)
+            #expect(try await store.certificates(of: "n1", now: t0 + 70).map(\.serials) == ["aa", "bb"])
+            #expect(try await store.certificates(of: "n1", now: t0 + 150).map(\.serials) == ["bb"], "an expired one is not usable")
+            try await store.recordCertificate(node: "n1", fleet: "edge", serial: "cc", expiresAt: t0 + 300, renewal: false, at: t0 + 80)
+            #expect(try await store.certificates(of: "n1", now: t0 + 90).map(\.serials) == ["cc"], "a new enrolment retires a stolen key")
+            #expect(try await store.revokeNode("n1", at: t0 + 95))
+            let all = try await store.allCertificates(now: t0 + 96)
+            #expect(all["n1"]?.revoked == true && all["n1"]?.serials == ["cc"])
         }
     }
 }

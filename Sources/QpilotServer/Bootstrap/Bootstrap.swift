@@ -1,3 +1,5 @@
+import PKI
+
 /// The Envoy bootstrap that connects one Envoy to qpilot.
 ///
 /// It holds only what Envoy needs before it can talk to qpilot: its node identity and fleet, the
@@ -78,10 +80,11 @@ public struct Bootstrap: Sendable, Equatable {
                       validation_context:
                         trusted_ca:
                           filename: "\(directory)/\(Files.ca)"
+                        # Only qpilot's own server certificate: the CA also signs intercepted names.
                         match_typed_subject_alt_names:
-                        - san_type: \(xds.isIPLiteral ? "IP_ADDRESS" : "DNS")
+                        - san_type: URI
                           matcher:
-                            exact: "\(xds.host)"
+                            exact: "\(CertificateAuthority.serverIdentity)"
             """
     }
 

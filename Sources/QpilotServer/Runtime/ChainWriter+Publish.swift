@@ -86,6 +86,7 @@ extension ChainWriter {
         if recentModules.last != current { recentModules.append(current) }
         if recentModules.count > Self.generationsKept { recentModules.removeFirst() }
         let removed = moduleStore.collectGarbage(keeping: recentModules.reduce(into: Set<String>()) { $0.formUnion($1) })
+        for digest in removed { moduleCache?.forget(digest) }
         if !removed.isEmpty {
             logger.info("removed modules no longer referenced", metadata: ["sha256": "\(removed)"])
         }

@@ -50,6 +50,8 @@ public actor ChainWriter {
     let versionKey: SymmetricKey?
     /// qpilot's CA (PEM) when the module endpoint speaks HTTPS; see `DesiredState.ModuleEndpoint.ca`.
     let moduleCA: String?
+    /// The module endpoint's in-memory copies; a module collected from the store leaves it too.
+    let moduleCache: ModuleCache?
 
     nonisolated let state: Mutex<(status: Status, desired: DesiredConfig)>
     var fingerprint: String?
@@ -69,9 +71,11 @@ public actor ChainWriter {
 
     init(
         configURL: URL, loaded: QpilotConfig, cache: SnapshotCache, store: any StateStore, modules: ModuleResolver,
-        moduleStore: ModuleStore, logger: Logger, versionKey: SymmetricKey? = nil, moduleCA: String? = nil
+        moduleStore: ModuleStore, logger: Logger, versionKey: SymmetricKey? = nil, moduleCA: String? = nil,
+        moduleCache: ModuleCache? = nil
     ) {
         self.moduleCA = moduleCA
+        self.moduleCache = moduleCache
         self.versionKey = versionKey
         self.configURL = configURL
         self.server = loaded.server

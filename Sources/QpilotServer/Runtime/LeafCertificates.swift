@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import Metrics
 import PKI
+import QpilotAPI
 import ServiceLifecycle
 import Synchronization
 import XDS
@@ -47,10 +48,14 @@ public final class LeafCertificates: OnDemandResources {
     public let lifetime: TimeInterval
     private let now: @Sendable () -> Date
 
+    /// qpilot's own server names (with `xds.tls`): no leaf is minted whose name covers one.
+    let reservedNames: [String]
+
     public init(
         authority: CertificateAuthority, cache: SnapshotCache, lifetime: TimeInterval, versionKey: SymmetricKey?, logger: Logger,
-        now: @escaping @Sendable () -> Date = Date.init
+        reservedNames: [String] = [], now: @escaping @Sendable () -> Date = Date.init
     ) {
+        self.reservedNames = reservedNames.map { $0.lowercased() }
         self.authority = authority
         self.cache = cache
         self.lifetime = lifetime
@@ -65,6 +70,12 @@ public final class LeafCertificates: OnDemandResources {
         for name in names.sorted() {
             guard snapshot.allowsSecret(name) else {
                 refuse(name, fleet: fleet)
+                continue
+            }
+            if let own = reservedNames.first(where: { (try? HostPattern(parsing: name))?.matches($0) ?? false }) {
+                // The same CA signs qpilot's server certificate: a leaf whose key Envoy holds must
+                // never be one that also passes for qpilot.
+                refuse(name, fleet: fleet, because: "it would also cover qpilot's own server name \(own); intercept narrower names")
                 continue
             }
             if let leaf = leaf(for: name) { resources.append(leaf.resource) }
@@ -189,7 +200,7 @@ public final class LeafCertificates: OnDemandResources {
         for (fleet, count) in byFleet { Gauge(label: "qpilot_fleet_certificates", dimensions: [("fleet", fleet)]).record(count) }
     }
 
-    private func refuse(_ name: String, fleet: String) {
+    private func refuse(_ name: String, fleet: String, because reason: String = "its fleet does not intercept it") {
         let first = state.withLock { state in
             guard state.refused.count < Self.maxLeaves else { return false }
             return state.refused.insert(fleet + "\u{0}" + name).inserted
@@ -198,8 +209,8 @@ public final class LeafCertificates: OnDemandResources {
         if first {
             Counter(label: "qpilot_certificates_refused_total").increment()
             logger.notice(
-                "a node asked for a certificate of a name its fleet does not intercept; none was minted",
-                metadata: ["fleet": "\(fleet)", "name": "\(name)"])
+                "a node asked for a certificate that qpilot does not mint",
+                metadata: ["fleet": "\(fleet)", "name": "\(name)", "reason": "\(reason)"])
         }
     }
 }

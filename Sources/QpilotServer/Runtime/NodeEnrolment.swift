@@ -27,9 +27,12 @@ public final class NodeEnrolment: Sendable {
     let logger: Logger
     /// Where nodes enrol, told with each token.
     let enrolURL: String
-    /// Revoked node ids and when: their certificates are refused until a new enrolment. Read on
-    /// every stream, so kept in memory; the store holds it across restarts.
-    private let revoked: Mutex<[String: Date]>
+    /// Per enrolled node: whether it is revoked, and the serials of the certificates it may use
+    /// (issued since its latest enrolment, not expired). Read on every stream, so kept in
+    /// memory; the store holds it across restarts, and each change is read back from it.
+    private let standing: Mutex<[String: Standing]>
+
+    typealias Standing = (revoked: Bool, serials: Set<String>)
     /// Set once the xDS server exists: ends a revoked node's open streams.
     private let endStreams = Mutex<(@Sendable (String) -> Int)?>(nil)
 
@@ -44,9 +47,31 @@ public final class NodeEnrolment: Sendable {
         self.store = store
         self.lifetime = lifetime
         self.logger = logger
-        var revoked: [String: Date] = [:]
-        for node in try await store.enrolledNodes() { if let at = node.revokedAt { revoked[node.node] = at } }
-        self.revoked = Mutex(revoked)
+        standing = Mutex(try await store.allCertificates(now: Date()))
+    }
+
+    /// Reads a node's standing back from the store after a change, so memory follows what was
+    /// committed (the store decides when an enrolment and a revocation race).
+    private func refresh(_ node: String) async {
+        guard let current = try? await store.certificates(of: node, now: Date()) else {
+            // Unreadable: keep what is known, but a revocation in flight must not be lost.
+            return
+        }
+        standing.withLock { $0[node] = current }
+    }
+
+    /// Why a certificate of `node` with `serial` may not be used now, or nil when it may.
+    func refusal(of node: String, serial: String) -> (reason: String, message: String)? {
+        guard let current = standing.withLock({ $0[node] }) else {
+            return ("retired", "node \(node) holds no certificate in qpilot's store; enrol it again with a token made for it: qctl node token create --node \(node) --fleet FLEET")
+        }
+        if current.revoked {
+            return ("revoked", "node \(node) was revoked; it can come back only with a token made for it: qctl node token create --node \(node) --fleet FLEET")
+        }
+        guard current.serials.contains(serial) else {
+            return ("retired", "this certificate of node \(node) was replaced by a later enrolment (or expired); use the node's current certificate")
+        }
+        return nil
     }
 
     func onRevoke(_ end: @escaping @Sendable (String) -> Int) {
@@ -113,13 +138,12 @@ public final class NodeEnrolment: Sendable {
         guard parts.count == 3, parts[0] == "qpt", !parts[1].isEmpty, !parts[2].isEmpty, request.token.count < 200 else {
             throw Self.refused("malformed", "not a join token (they look like qpt.ID.SECRET); create one with `qctl node token create`")
         }
+        // Checked before the token is spent: a bad request does not use it up.
         let csr = try Self.parseRequest(request.csr)
         let outcome: TokenRedemption
         do {
-            // A revoked node comes back only with a token made for it by name.
-            let wasRevoked = revoked.withLock { $0[request.nodeID] != nil }
             outcome = try await store.redeemToken(
-                id: String(parts[1]), secretHash: Self.hash(String(parts[2])), node: request.nodeID, nodeTokenOnly: wasRevoked, now: now)
+                id: String(parts[1]), secretHash: Self.hash(String(parts[2])), node: request.nodeID, now: now)
         } catch {
             throw Refusal(status: 503, message: "the store cannot be used now (\(error)); retry")
         }
@@ -138,13 +162,13 @@ public final class NodeEnrolment: Sendable {
             throw Self.refused("other-node", "this join token is for node \(node), not \(request.nodeID)")
         case .needsNodeToken:
             throw Self.refused(
-                "revoked",
-                "node \(request.nodeID) was revoked; only a token made for it can enrol it again: qctl node token create --node \(request.nodeID) --fleet FLEET")
+                "enrolled-before",
+                "node \(request.nodeID) enrolled before (it may be revoked); only a token made for it can enrol it again: qctl node token create --node \(request.nodeID) --fleet FLEET")
         }
         let identity = NodeIdentity(fleet: fleet, node: request.nodeID)
         let certificate = try issue(csr, identity, renewal: false, now: now)
         try await record(certificate, identity, renewal: false, now: now)
-        revoked.withLock { _ = $0.removeValue(forKey: identity.node) }
+        await refresh(identity.node)
         logger.notice("node enrolled", metadata: ["node": "\(identity.node)", "fleet": "\(fleet)", "expires": "\(certificate.notValidAfter)"])
         return (certificate, fleet)
     }
@@ -168,11 +192,12 @@ public final class NodeEnrolment: Sendable {
         guard csr.publicKey == current.publicKey else {
             throw Self.refused("other-key", "the certificate request must be signed with the key of the current certificate")
         }
-        if isRevoked(identity.node) {
-            throw Self.refused("revoked", "node \(identity.node) was revoked; an operator must create a new join token for it")
+        if let refusal = refusal(of: identity.node, serial: "\(current.serialNumber)") {
+            throw Self.refused(refusal.reason, refusal.message)
         }
         let certificate = try issue(csr, identity, renewal: true, now: now)
         try await record(certificate, identity, renewal: true, now: now)
+        await refresh(identity.node)
         logger.info("node certificate renewed", metadata: ["node": "\(identity.node)", "expires": "\(certificate.notValidAfter)"])
         return (certificate, identity.fleet)
     }
@@ -207,20 +232,13 @@ public final class NodeEnrolment: Sendable {
             throw AdminError.store("cannot revoke: \(error)")
         }
         guard known else { return nil }
-        revoked.withLock { if $0[node] == nil { $0[node] = now } }
+        standing.withLock { $0[node, default: (true, [])].revoked = true }
+        await refresh(node)
         let ended = endStreams.withLock { $0 }?(node) ?? 0
         logger.notice("node revoked", metadata: ["node": "\(node)", "streamsEnded": "\(ended)"])
         return ended
     }
 
-    /// True while `node` is revoked. Every certificate it holds then predates the revocation:
-    /// renewal is refused from the revocation on, and only a new enrolment (with a token made
-    /// for the node) issues one again, which lifts the revocation. So no certificate date is
-    /// compared (they have whole seconds only, and a renewal a moment before a revocation would
-    /// otherwise look newer than it).
-    func isRevoked(_ node: String) -> Bool {
-        revoked.withLock { $0[node] != nil }
-    }
 
     public func enrolledNodes() async throws(AdminError) -> EnrolledNodeList {
         do {
@@ -247,16 +265,21 @@ public final class NodeEnrolment: Sendable {
 
     static func parseRequest(_ pem: String) throws(Refusal) -> CertificateSigningRequest {
         guard pem.utf8.count <= 16 * 1024 else { throw Refusal(status: 400, message: "csr is larger than 16 KiB") }
+        let request: CertificateSigningRequest
         do {
-            return try CertificateSigningRequest(pemEncoded: pem)
+            request = try CertificateSigningRequest(pemEncoded: pem)
         } catch {
             throw Refusal(status: 400, message: "csr is not a PEM certificate request (\(error))")
         }
+        guard request.publicKey.isValidSignature(request.signature, for: request) else {
+            throw Refusal(status: 400, message: "the certificate request's signature does not verify with its own key")
+        }
+        return request
     }
 
     static func checkName(_ value: String, field: String) throws(AdminError) {
         guard !value.isEmpty, value.utf8.count <= 256,
-            value.allSatisfy({ $0.isASCII && !$0.isWhitespace && !$0.isNewline && $0 != "\"" && $0 != "\\" && $0.asciiValue! >= 0x20 })
+            value.allSatisfy({ $0.isASCII && !$0.isWhitespace && $0 != "\"" && $0 != "\\" && (0x21...0x7E).contains($0.asciiValue ?? 0) })
         else {
             throw AdminError.invalid("\(field) must be 1 to 256 printable ASCII characters, no spaces or quotes")
         }
@@ -306,10 +329,8 @@ struct CertificateAdmission: StreamAdmission {
                 "the client certificate is for node \(identity.node) of fleet \(identity.fleet), but the stream asks for node \(nodeID) of fleet \(fleet)"
             )
         }
-        if enrolment.isRevoked(identity.node) {
-            throw refuse(
-                .permissionDenied, "revoked", nodeID, fleet,
-                "node \(nodeID) was revoked; an operator must create a new join token for it")
+        if let refusal = enrolment.refusal(of: identity.node, serial: "\(peer.serialNumber)") {
+            throw refuse(.permissionDenied, refusal.reason, nodeID, fleet, refusal.message)
         }
     }
 

@@ -26,6 +26,7 @@ final class PlaintextProbe: ChannelInboundHandler, RemovableChannelHandler {
     /// What arrived so far from a plaintext client, and whether it has been answered.
     private var received: ByteBuffer?
     private var answered = false
+    private var deadline: Scheduled<Void>?
     private static let preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -48,7 +49,7 @@ final class PlaintextProbe: ChannelInboundHandler, RemovableChannelHandler {
             }
             received = context.channel.allocator.buffer(capacity: 1024)
             // Whatever happens next, the connection does not outlive a few seconds.
-            context.eventLoop.scheduleTask(in: .seconds(5)) { context.close(promise: nil) }
+            deadline = context.eventLoop.scheduleTask(in: .seconds(5)) { context.close(promise: nil) }
             // The server's preface (SETTINGS) and the ACK of the client's: gRPC clients wait for
             // them before they send a request.
             var settings = context.channel.allocator.buffer(capacity: 18)
@@ -76,6 +77,8 @@ final class PlaintextProbe: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        deadline = nil
         context.fireChannelInactive()
     }
 

@@ -24,6 +24,8 @@ public struct QpilotRuntime: Sendable {
     public let writer: ChainWriter
     /// Modules by sha256, under `<dataDir>/modules`.
     public let moduleStore: ModuleStore
+    /// The modules the module endpoint serves, each held in memory once.
+    public let moduleCache: ModuleCache
     public let xds: XDSService
     let store: any StateStore
     let modules: ModuleResolver
@@ -40,6 +42,9 @@ public struct QpilotRuntime: Sendable {
     public let enrolment: NodeEnrolment
     /// qpilot's server certificate on the xDS and module ports; nil when xDS runs without TLS.
     public let serverCertificate: ServerCertificate?
+    /// The module port's TLS, from `serverCertificate`: nodes enrol there, so it never falls
+    /// back to plain HTTP.
+    let moduleTLS: TLSConfiguration?
     let logger: Logger
 
     /// Loads and publishes the config once; throws when it is unusable, so a bad file (or tokens
@@ -73,6 +78,7 @@ public struct QpilotRuntime: Sendable {
                 "sha256": "\(authority.fingerprint)",
             ])
         moduleStore = try ModuleStore(dataDirectory: server.dataDir)
+        moduleCache = ModuleCache(store: moduleStore)
         store = try SQLiteStateStore(directory: server.dataDir)
         var credentials = RegistryCredentials()
         if let file = server.modules.credentialsFile { credentials = try RegistryCredentials.dockerConfig(at: file) }
@@ -90,10 +96,10 @@ public struct QpilotRuntime: Sendable {
         let versionKey = SymmetricKey(data: try await store.versionKey())
         writer = ChainWriter(
             configURL: url, loaded: config, cache: cache, store: store, modules: modules, moduleStore: moduleStore, logger: logger,
-            versionKey: versionKey, moduleCA: server.xds.tlsEnabled ? authority.pem : nil)
+            versionKey: versionKey, moduleCA: server.xds.tlsEnabled ? authority.pem : nil, moduleCache: moduleCache)
         certificates = LeafCertificates(
             authority: authority, cache: cache, lifetime: TimeInterval(server.tls.leafLifetimeSeconds), versionKey: versionKey,
-            logger: logger)
+            logger: logger, reservedNames: server.xds.tlsEnabled ? server.serverCertificateNames : [])
         // A chain that cannot be built now (a module file gone, a registry down for a source not
         // fetched yet) does not keep qpilot down: the last good one is served, and said so.
         if case .failure(let error) = await writer.reload(), await !writer.serveLastGood(after: error) { throw error }
@@ -101,11 +107,14 @@ public struct QpilotRuntime: Sendable {
             authority: authority, store: store, lifetime: TimeInterval(server.xds.certificateLifetimeSeconds),
             enrolURL: "https://\(server.enrolAddress)", logger: logger)
         if server.xds.tlsEnabled {
-            serverCertificate = try ServerCertificate(
+            let certificate = try ServerCertificate(
                 authority: authority, names: server.serverCertificateNames,
                 lifetime: TimeInterval(server.xds.certificateLifetimeSeconds), logger: logger)
+            serverCertificate = certificate
+            moduleTLS = try TLSConfiguration.makeServerConfiguration(certificateReloader: certificate)
         } else {
             serverCertificate = nil
+            moduleTLS = nil
         }
         let discovery = AggregatedDiscoveryServer(
             watcher: cache, onDemand: certificates,
@@ -121,19 +130,14 @@ public struct QpilotRuntime: Sendable {
     public static let shutdownGrace = Duration.seconds(5)
 
     /// The services, to run in one ServiceGroup.
-    public func services() -> [any Service] {
+    public func services() throws -> [any Service] {
         let server = config.server
         let writer = self.writer
-        let moduleRouter = ModuleEndpoint.router(store: moduleStore, ready: { writer.status.published })
+        let moduleRouter = ModuleEndpoint.router(store: moduleStore, ready: { writer.status.published }, cache: moduleCache)
         var serverBuilder = HTTPServerSettings.http1(idleTimeout: HTTPServerSettings.idleTimeout)
-        if let serverCertificate {
+        if let moduleTLS {
             EnrolRoutes.add(to: moduleRouter, enrolment: enrolment, xdsPort: server.xds.address.port)
-            // Built from a configuration that `serverCertificate` primes, so this cannot fail.
-            if let configuration = try? TLSConfiguration.makeServerConfiguration(certificateReloader: serverCertificate),
-                let tls = try? HTTPServerBuilder.tls(serverBuilder, tlsConfiguration: configuration)
-            {
-                serverBuilder = tls
-            }
+            serverBuilder = try HTTPServerBuilder.tls(serverBuilder, tlsConfiguration: moduleTLS)
         }
         let moduleEndpoint = Application(
             router: moduleRouter, server: serverBuilder,
@@ -156,7 +160,7 @@ public struct QpilotRuntime: Sendable {
     /// the next qpilot on this address; it is bounded, so a stop never hangs on a slow client.
     public func run() async throws {
         var configuration = ServiceGroupConfiguration(
-            services: services(), gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
+            services: try services(), gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
         configuration.maximumGracefulShutdownDuration = Self.shutdownGrace
         let group = ServiceGroup(configuration: configuration)
         let server = config.server
@@ -172,7 +176,7 @@ public struct QpilotRuntime: Sendable {
                 metadata: ["names": "\(serverCertificate.names.joined(separator: ","))", "expires": "\(serverCertificate.expires)"])
         } else {
             logger.notice(
-                "xDS runs without TLS: any process that reaches its loopback port can read every fleet's config; set xds.tls: true to require enrolled nodes",
+                "xDS runs without TLS: any process that reaches its address can read every fleet's config; set xds.tls: true to require enrolled nodes",
                 metadata: ["xds": "\(server.xds.address)"])
         }
         try await group.run()

@@ -150,8 +150,10 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
                                 code: .invalidArgument,
                                 message: "a node id or fleet is longer than \(limits.maxIdentityBytes) bytes")
                         }
-                        try admission?.admit(nodeID: node.id, fleet: fleet, context: context)
+                        // Named before it is admitted, so a revocation that lands in between still
+                        // finds (and ends) this stream.
                         open.identify(ticket, node: node.id)
+                        try admission?.admit(nodeID: node.id, fleet: fleet, context: context)
                         let version = String(Self.version(of: node).prefix(limits.maxIdentityBytes))
                         let others = nodes.connectedStreams(of: node.id)
                         let stream = nodes.connect(nodeID: node.id, fleet: fleet, envoyVersion: version, flavour: Flavour.name)

@@ -53,7 +53,7 @@ final class QpilotHarness: @unchecked Sendable {
         var logger = Logger(label: "qpilot-it")
         logger.logLevel = .warning
         runtime = try await QpilotRuntime(configPath: configURL.path, logger: logger)
-        group = ServiceGroup(services: runtime.services(), gracefulShutdownSignals: [], logger: logger)
+        group = ServiceGroup(services: try runtime.services(), gracefulShutdownSignals: [], logger: logger)
         let group = self.group
         task = Task { try await group.run() }
         let readyz = modulesURL + "/readyz"
