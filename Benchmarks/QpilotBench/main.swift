@@ -6,6 +6,8 @@
 //   .build-release/release/qpilot-bench fanout --xds … --admin … (scripts/bench-fanout runs qpilot and it)
 //   .build-release/release/qpilot-bench hold|admin …            (scripts/load-and-fault runs qpilot and them)
 //   .build-release/release/qpilot-bench mint [leaves]           the time to sign one leaf certificate
+//   .build-release/release/qpilot-bench fetch --url … --pid …  a fetch storm on the module endpoint
+//                                                             (scripts/bench-module-fetch runs qpilot and it)
 //   .build-release/release/qpilot-bench egress --url … [--proxy …] POSTs through Envoy's egress listener
 //                                                             (scripts/bench-intercept runs Envoy, qpilot and it)
 import Foundation
@@ -65,6 +67,17 @@ if arguments.first == "egress" {
         print("egress: \(error)")
         exit(1)
     }
+    exit(0)
+}
+
+if arguments.first == "fetch" {
+    do {
+        try await FetchBenchmark.run(Array(arguments.dropFirst()))
+    } catch {
+        print("fetch: \(error)")
+        exit(1)
+    }
+    print("load average: \(loadAverage())")
     exit(0)
 }
 

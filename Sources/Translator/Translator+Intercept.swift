@@ -116,12 +116,7 @@ extension Translator {
     static func tlsForwardProxyCluster(_ tls: DesiredState.TLS) -> Cluster {
         var trusted = Envoy_Config_Core_V3_DataSource()
         if let pem = tls.upstreamCA { trusted.inlineString = pem } else { trusted.filename = DesiredState.TLS.systemBundle }
-        var validation = Envoy_Extensions_TransportSockets_Tls_V3_CertificateValidationContext()
-        validation.trustedCa = trusted
-        var common = Envoy_Extensions_TransportSockets_Tls_V3_CommonTlsContext()
-        common.validationContext = validation
-        var upstream = Envoy_Extensions_TransportSockets_Tls_V3_UpstreamTlsContext()
-        upstream.commonTlsContext = common
+        var upstream = upstreamTLS(trusting: trusted)
         upstream.autoHostSni = true
         upstream.autoSniSanValidation = true
 
@@ -132,6 +127,17 @@ extension Translator {
         cluster.name = Names.tlsForwardProxyCluster
         cluster.transportSocket = transportSocket("envoy.transport_sockets.tls", upstream)
         return cluster
+    }
+
+    /// A client TLS context that verifies the server against `trusted` roots.
+    static func upstreamTLS(trusting trusted: Envoy_Config_Core_V3_DataSource) -> Envoy_Extensions_TransportSockets_Tls_V3_UpstreamTlsContext {
+        var validation = Envoy_Extensions_TransportSockets_Tls_V3_CertificateValidationContext()
+        validation.trustedCa = trusted
+        var common = Envoy_Extensions_TransportSockets_Tls_V3_CommonTlsContext()
+        common.validationContext = validation
+        var upstream = Envoy_Extensions_TransportSockets_Tls_V3_UpstreamTlsContext()
+        upstream.commonTlsContext = common
+        return upstream
     }
 
     static func transportSocket(_ name: String, _ config: some SwiftProtobuf.Message) -> Envoy_Config_Core_V3_TransportSocket {

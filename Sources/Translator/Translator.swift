@@ -97,12 +97,7 @@ public enum Translator {
             // HTTPS to qpilot, trusting only its CA; the module's sha256 is checked as well.
             var trusted = Envoy_Config_Core_V3_DataSource()
             trusted.inlineString = ca
-            var validation = Envoy_Extensions_TransportSockets_Tls_V3_CertificateValidationContext()
-            validation.trustedCa = trusted
-            var common = Envoy_Extensions_TransportSockets_Tls_V3_CommonTlsContext()
-            common.validationContext = validation
-            var upstream = Envoy_Extensions_TransportSockets_Tls_V3_UpstreamTlsContext()
-            upstream.commonTlsContext = common
+            var upstream = upstreamTLS(trusting: trusted)
             if !isIPLiteral(endpoint.host) { upstream.sni = endpoint.host }
             cluster.transportSocket = transportSocket("envoy.transport_sockets.tls", upstream)
         }

@@ -173,6 +173,10 @@ extension BootstrapCommand {
             throw ValidationError("pass --ca-sha256 (qctl node token create prints it) or --ca-file, so the server can be checked")
         }
         let folder = URL(fileURLWithPath: directory).standardizedFileURL
+        // The path is written into YAML (envoy.yaml, node-sds.yaml) between double quotes.
+        guard !folder.path.contains(where: { $0 == "\"" || $0 == "\\" || $0.isNewline }) else {
+            throw ValidationError("--out must not contain a double quote, a backslash or a line break")
+        }
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         // Also when it existed already: only the node's user may list or enter it.
         guard chmod(folder.path, 0o700) == 0 else {

@@ -215,17 +215,24 @@ public final class LeafCertificates: OnDemandResources {
     }
 }
 
-/// Runs `LeafCertificates.renew` often enough that no leaf is served in its last third.
-struct CertificateRenewalService: Service {
-    let certificates: LeafCertificates
+/// Runs `work` every `interval` until a graceful shutdown: the renewal of certificates, leaves
+/// (every tenth of their life, so none is served in its last third) and qpilot's own (every
+/// twentieth).
+struct RenewalService: Service {
+    let interval: Duration
+    let work: @Sendable () -> Void
+
+    init(every seconds: TimeInterval, _ work: @escaping @Sendable () -> Void) {
+        interval = .milliseconds(Int64(max(1, seconds) * 1000))
+        self.work = work
+    }
 
     func run() async throws {
-        let interval = Duration.milliseconds(Int64(max(1, certificates.lifetime / 10) * 1000))
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 try? await Task.sleep(for: interval)
                 guard !Task.isCancelled else { break }
-                certificates.renew()
+                work()
             }
         }
     }

@@ -152,8 +152,8 @@ public struct QpilotRuntime: Sendable {
             logger: logger, onResponse: { metrics.adminResponse(status: $0) })
         return [
             xds, moduleEndpoint, admin, ConfigWatchService(writer: writer, refresh: .seconds(server.modules.refreshSeconds)), rejections,
-            CertificateRenewalService(certificates: certificates),
-        ] + (serverCertificate.map { [ServerCertificateRenewalService(certificate: $0)] } ?? [])
+            RenewalService(every: certificates.lifetime / 10) { certificates.renew() },
+        ] + (serverCertificate.map { certificate in [RenewalService(every: certificate.lifetime / 20) { certificate.renewIfDue() }] } ?? [])
     }
 
     /// Runs until SIGTERM or SIGINT. Shutdown ends every ADS stream, so each Envoy reconnects to

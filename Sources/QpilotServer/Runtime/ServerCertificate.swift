@@ -3,7 +3,6 @@ import Logging
 import NIOCertificateReloading
 import NIOSSL
 import PKI
-import ServiceLifecycle
 import Synchronization
 
 /// qpilot's own server certificate for the xDS and module ports, issued by its CA for
@@ -61,21 +60,5 @@ public final class ServerCertificate: CertificateReloader, Sendable {
         override.certificateChain = try NIOSSLCertificate.fromPEMBytes(Array(issued.certificatePEM.utf8)).map { .certificate($0) }
         override.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(issued.privateKeyPEM.utf8), format: .pem))
         return (override, issued.notValidAfter, now)
-    }
-}
-
-/// Renews qpilot's server certificate on time.
-struct ServerCertificateRenewalService: Service {
-    let certificate: ServerCertificate
-
-    func run() async throws {
-        let interval = Duration.milliseconds(Int64(max(1, certificate.lifetime / 20) * 1000))
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: interval)
-                guard !Task.isCancelled else { break }
-                certificate.renewIfDue()
-            }
-        }
     }
 }
