@@ -1,7 +1,11 @@
+import AsyncHTTPClient
 import EnvoyAPI
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import NIOCore
+import NIOHTTP1
+import SwiftProtobuf
 import Synchronization
 import Translator
 
@@ -37,10 +41,13 @@ enum FanoutBenchmark {
         var middleware = "bench"
         var module = ""
         var rounds = 5
+        /// `inline`, `file` or `remote`; nil lets qpilot choose by size.
+        var delivery: String?
 
         static let usage = """
             usage: qpilot-bench fanout --xds HOST:PORT --admin http://HOST:PORT --token-file FILE --pid QPILOT_PID
                                        --module /abs/path.wasm [--streams N] [--per-connection N] [--rounds N]
+                                       [--delivery inline|remote]
             """
 
         init(_ arguments: [String]) throws {
@@ -66,6 +73,7 @@ enum FanoutBenchmark {
                 case "--per-connection": perConnection = Int(try value()) ?? 0
                 case "--rounds": rounds = Int(try value()) ?? 0
                 case "--module": module = try value()
+                case "--delivery": delivery = try value()
                 default: throw BenchError(Self.usage)
                 }
                 index += 1
@@ -91,7 +99,7 @@ enum FanoutBenchmark {
             configCounter += 1
             let start = ContinuousClock.now
             let revision = try await admin.putMiddleware(
-                name: options.middleware, source: options.module, config: "fanout-\(configCounter)")
+                name: options.middleware, source: options.module, config: "fanout-\(configCounter)", delivery: options.delivery)
             return (revision, seconds(ContinuousClock.now - start))
         }
         _ = try await put()
@@ -99,7 +107,8 @@ enum FanoutBenchmark {
         let rssBefore = try residentKilobytes(pid: options.pid)
         print("qpilot pid \(options.pid): VmRSS \(rssBefore) KB before the streams")
 
-        let fleet = Fleet()
+        let fleet = Fleet(downloader: Downloader())
+        defer { fleet.downloader?.shutdown() }
         let connections = (options.streams + options.perConnection - 1) / options.perConnection
         var clients: [GRPCClient<HTTP2ClientTransport.Posix>] = []
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -134,6 +143,11 @@ enum FanoutBenchmark {
             print(String(
                 format: "%d streams on %d connections in sync %.2f s after the first opened",
                 options.streams, connections, seconds(syncedAt - opened)))
+            let initial = fleet.state.withLock { $0.traffic }
+            print(String(
+                format: "  initial sync: %.1f KB of ADS resources per stream; %d module downloads (%.1f MB each), %d NACKs while fetching",
+                Double(initial.adsBytes) / 1024 / Double(options.streams), initial.downloads,
+                initial.downloads == 0 ? 0 : Double(initial.downloadBytes) / 1e6 / Double(initial.downloads), initial.fetchingNacks))
             try await Task.sleep(for: .seconds(2))
             let rssAfter = try residentKilobytes(pid: options.pid)
             print(String(
@@ -148,6 +162,7 @@ enum FanoutBenchmark {
                 let baseline = fleet.state.withLock { $0.ecdsAcked.count == 1 ? $0.ecdsAcked.first?.key : nil }
                 guard let baseline else { throw BenchError("the streams do not agree on one ECDS version") }
                 let acksBefore = try await admin.pushToAckCount()
+                let trafficBefore = fleet.state.withLock { $0.traffic }
                 let (qpilotCPU, benchCPU) = (try cpuSeconds(pid: options.pid), try cpuSeconds(pid: nil))
                 let start = ContinuousClock.now
                 let (revision, putSeconds) = try await put()
@@ -185,6 +200,11 @@ enum FanoutBenchmark {
                 print(String(
                     format: "  CPU from the PUT to the last ACK: qpilot %.2f s, this benchmark %.2f s; qpilot VmRSS %d KB",
                     qpilotUsed, benchUsed, try residentKilobytes(pid: options.pid)))
+                let traffic = fleet.state.withLock { $0.traffic }
+                print(String(
+                    format: "  ADS resource bytes per stream for this change: %.0f B; module downloads %d, NACKs while fetching %d",
+                    Double(traffic.adsBytes - trafficBefore.adsBytes) / Double(options.streams),
+                    traffic.downloads - trafficBefore.downloads, traffic.fetchingNacks - trafficBefore.fetchingNacks))
                 try await Task.sleep(for: .seconds(1))
             }
             let sorted = reach.sorted()
@@ -228,13 +248,15 @@ enum FanoutBenchmark {
 
         let routes = [Names.egressRoute, Names.calloutRoute]
         let filters = [Names.filter(middleware)]
+        // This stream's Envoy: the modules it holds (by sha256), as Envoy's remote code cache.
+        let held = HeldModules()
         let request = StreamingClientRequest(of: Envoy_Service_Discovery_V3_DiscoveryRequest.self) { writer in
             // Writes requests in order; after writing an ACK, records it.
             var acked: Set<String> = []
             var extensionVersion: String?
             for await message in outbox {
                 try await writer.write(message)
-                guard !message.responseNonce.isEmpty else { continue }
+                guard !message.responseNonce.isEmpty, !message.hasErrorDetail else { continue }
                 if acked.insert(message.typeURL).inserted, acked.count == 4 { fleet.synced() }
                 if message.typeURL == extensionType, message.versionInfo != extensionVersion {
                     fleet.acked(extension: message.versionInfo, replacing: extensionVersion)
@@ -246,7 +268,9 @@ enum FanoutBenchmark {
         options.waitForReady = true
         try await client.streamAggregatedResources(request: request, options: options) { response in
             var subscribed = false
+            var ackedExtension = ""
             for try await message in response.messages {
+                fleet.count(adsBytes: message.resources.reduce(0) { $0 + $1.value.count })
                 var ack = Envoy_Service_Discovery_V3_DiscoveryRequest()
                 ack.typeURL = message.typeURL
                 ack.versionInfo = message.versionInfo
@@ -268,12 +292,46 @@ enum FanoutBenchmark {
                 case extensionType:
                     ack.resourceNames = filters
                     fleet.received(extension: message.versionInfo)
+                    // As Envoy with nack_on_code_cache_miss: a module it does not hold is NACKed
+                    // and downloaded in the background.
+                    if let missing = remoteModules(in: message).first(where: { !held.contains($0.sha256) }) {
+                        ack.versionInfo = ackedExtension
+                        var status = Google_Rpc_Status()
+                        status.code = 13
+                        status.message = "Unable to create Wasm plugin (bench: fetching \(missing.sha256.prefix(12)))"
+                        ack.errorDetail = status
+                        fleet.countFetchingNack()
+                        let (sha256, url) = missing
+                        Task {
+                            do {
+                                guard let downloader = fleet.downloader else { throw BenchError("no downloader") }
+                                let bytes = try await downloader.download(url)
+                                fleet.count(download: bytes)
+                                held.insert(sha256)
+                            } catch {
+                                fleet.fail("stream \(index): download of \(url): \(error)")
+                            }
+                        }
+                    } else {
+                        ackedExtension = message.versionInfo
+                    }
                 default:
                     break
                 }
                 send.yield(ack)
             }
             send.finish()
+        }
+    }
+
+    /// The modules an ECDS response has Envoy fetch by URL.
+    static func remoteModules(in message: Envoy_Service_Discovery_V3_DiscoveryResponse) -> [(sha256: String, url: String)] {
+        message.resources.compactMap { any in
+            guard let config = try? Envoy_Config_Core_V3_TypedExtensionConfig(serializedBytes: any.value),
+                let wasm = try? Envoy_Extensions_Filters_Http_Wasm_V3_Wasm(unpackingAny: config.typedConfig),
+                case .remote(let remote) = wasm.config.vmConfig.code.specifier
+            else { return nil }
+            return (remote.sha256, remote.httpUri.uri)
         }
     }
 
@@ -304,7 +362,16 @@ enum FanoutBenchmark {
 
 /// What every stream has reached, shared by all of them.
 final class Fleet: Sendable {
+    struct Traffic {
+        /// Resource bytes (the `Any` values) in every ADS response received.
+        var adsBytes = 0
+        var downloads = 0
+        var downloadBytes = 0
+        var fetchingNacks = 0
+    }
+
     struct State {
+        var traffic = Traffic()
         var synced = 0
         /// Streams per ECDS version they ACKed last.
         var ecdsAcked: [String: Int] = [:]
@@ -315,8 +382,22 @@ final class Fleet: Sendable {
     }
 
     let state = Mutex(State())
+    /// Where a stream downloads a module delivered `remote`; nil: such a module fails the stream.
+    let downloader: Downloader?
+
+    init(downloader: Downloader? = nil) {
+        self.downloader = downloader
+    }
 
     func synced() { state.withLock { $0.synced += 1 } }
+    func count(adsBytes: Int) { state.withLock { $0.traffic.adsBytes += adsBytes } }
+    func countFetchingNack() { state.withLock { $0.traffic.fetchingNacks += 1 } }
+    func count(download bytes: Int) {
+        state.withLock { state in
+            state.traffic.downloads += 1
+            state.traffic.downloadBytes += bytes
+        }
+    }
 
     func received(extension version: String) {
         let now = ContinuousClock.now
@@ -352,13 +433,45 @@ final class Fleet: Sendable {
     }
 }
 
+/// The modules one stream's Envoy holds, by sha256: its remote code cache.
+final class HeldModules: Sendable {
+    private let modules = Mutex<Set<String>>([])
+    func contains(_ sha256: String) -> Bool { modules.withLock { $0.contains(sha256) } }
+    func insert(_ sha256: String) { modules.withLock { _ = $0.insert(sha256) } }
+}
+
+/// Downloads modules as the streams' Envoys would, over one pool of HTTP/1.1 connections, reading
+/// each body as it streams and only counting it.
+final class Downloader: Sendable {
+    let client: HTTPClient
+
+    init(connections: Int = 256) {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: connections)
+        configuration.timeout = .init(connect: .seconds(30), read: .seconds(120))
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    func download(_ url: String) async throws -> Int {
+        let response = try await client.execute(HTTPClientRequest(url: url), timeout: .seconds(300))
+        guard response.status == .ok else { throw BenchError("\(url): \(response.status)") }
+        var bytes = 0
+        for try await chunk in response.body { bytes += chunk.readableBytes }
+        return bytes
+    }
+
+    func shutdown() { try? client.syncShutdown() }
+}
+
 /// The few admin API calls the benchmark makes.
 struct AdminClient {
     let base: String
     let token: String
 
-    func putMiddleware(name: String, source: String, config: String) async throws -> Int {
-        let body = try JSONSerialization.data(withJSONObject: ["name": name, "source": source, "config": config])
+    func putMiddleware(name: String, source: String, config: String, delivery: String? = nil) async throws -> Int {
+        var spec = ["name": name, "source": source, "config": config]
+        if let delivery { spec["delivery"] = delivery }
+        let body = try JSONSerialization.data(withJSONObject: spec)
         let answer = try await call("PUT", "/v1/middleware/\(name)", body: body, expecting: [200, 201])
         guard let object = try JSONSerialization.jsonObject(with: answer) as? [String: Any],
             let revision = object["revision"] as? Int

@@ -23,6 +23,20 @@ import Synchronization
 /// `qpilot_module_bytes_sent_total`, `qpilot_module_downloads_active`,
 /// `qpilot_module_downloads_waiting`, `qpilot_module_cache_bytes`.
 public enum ModuleEndpoint {
+    /// One download as the module endpoint sees it.
+    public enum DownloadEvent: Sendable, Equatable {
+        case started
+        /// The whole module was written.
+        case completed
+        /// Anything else: another status than 200, a partial range, or the connection went away.
+        case failed(String)
+    }
+
+    /// Told of each `GET` of a module that carries a query parameter `s` (an ADS stream's token
+    /// and attempt, which qpilot puts in the module URLs it sends): the value, the module's
+    /// sha256, and what happened. Must not block.
+    public typealias DownloadObserver = @Sendable (_ stream: String, _ digest: String, _ event: DownloadEvent) -> Void
+
     /// Bodies written at once; the rest wait.
     public static let maxConcurrentDownloads = 256
     /// The slice of a module written at a time, so a slow reader holds one slice in flight.
@@ -43,7 +57,7 @@ public enum ModuleEndpoint {
     /// The routes; tests drive them in memory.
     public static func router(
         store: ModuleStore, ready: @escaping @Sendable () -> Bool, cache: ModuleCache? = nil,
-        gate: DownloadGate = DownloadGate(limit: maxConcurrentDownloads)
+        gate: DownloadGate = DownloadGate(limit: maxConcurrentDownloads), observer: DownloadObserver? = nil
     ) -> Router<BasicRequestContext> {
         let router = Router()
         let cache = cache ?? ModuleCache(store: store)
@@ -56,10 +70,25 @@ public enum ModuleEndpoint {
         }
         let handler = moduleHandler(cache, gate)
         router.on("/modules/sha256/:digest", method: .head) { request, context -> Response in
-            try await counted { try await handler(request, context) }
+            try await counted { try await handler(request, context, nil) }
         }
         router.on("/modules/sha256/:digest", method: .get) { request, context -> Response in
-            try await counted { try await handler(request, context) }
+            // An ADS stream's download: tell the observer how it goes.
+            let report: (@Sendable (DownloadEvent) -> Void)? = observer.flatMap { observer in
+                guard let stream = request.uri.queryParameters.get("s"), let digest = context.parameters.get("digest"),
+                    ModuleStore.isDigest(digest)
+                else { return nil }
+                return { observer(stream, digest, $0) }
+            }
+            report?(.started)
+            do {
+                let response = try await counted { try await handler(request, context, report) }
+                if response.status != .ok { report?(.failed("qpilot answered \(response.status.code)")) }
+                return response
+            } catch let error as HTTPError {
+                report?(.failed("qpilot answered \(error.status.code): \(error.body ?? "")"))
+                throw error
+            }
         }
         return router
     }
@@ -76,22 +105,31 @@ public enum ModuleEndpoint {
         }
     }
 
-    /// A body that writes `bytes` (a slice of a shared buffer) once the gate lets it, in chunks.
-    static func body(_ bytes: ByteBuffer, gate: DownloadGate) -> ResponseBody {
+    /// A body that writes `bytes` (a slice of a shared buffer) once the gate lets it, in chunks;
+    /// `report` hears whether all of it was written.
+    static func body(_ bytes: ByteBuffer, gate: DownloadGate, report: (@Sendable (DownloadEvent) -> Void)? = nil) -> ResponseBody {
         ResponseBody(contentLength: bytes.readableBytes) { writer in
             await gate.enter()
             defer { gate.leave() }
             var rest = bytes
-            while let chunk = rest.readSlice(length: min(chunkBytes, rest.readableBytes)), chunk.readableBytes > 0 {
-                try await writer.write(chunk)
-                Counter(label: "qpilot_module_bytes_sent_total").increment(by: Int64(chunk.readableBytes))
+            do {
+                while let chunk = rest.readSlice(length: min(chunkBytes, rest.readableBytes)), chunk.readableBytes > 0 {
+                    try await writer.write(chunk)
+                    Counter(label: "qpilot_module_bytes_sent_total").increment(by: Int64(chunk.readableBytes))
+                }
+                try await writer.finish(nil)
+            } catch {
+                report?(.failed("the connection ended after \(bytes.readableBytes - rest.readableBytes) of \(bytes.readableBytes) bytes"))
+                throw error
             }
-            try await writer.finish(nil)
+            report?(.completed)
         }
     }
 
-    static func moduleHandler(_ cache: ModuleCache, _ gate: DownloadGate) -> @Sendable (Request, BasicRequestContext) async throws -> Response {
-        { request, context -> Response in
+    static func moduleHandler(
+        _ cache: ModuleCache, _ gate: DownloadGate
+    ) -> @Sendable (Request, BasicRequestContext, (@Sendable (DownloadEvent) -> Void)?) async throws -> Response {
+        { request, context, report -> Response in
             let digest = try context.parameters.require("digest")
             guard ModuleStore.isDigest(digest) else {
                 throw HTTPError(.badRequest, message: "a module is named by 64 lowercase hex digits of its sha256")
@@ -126,7 +164,7 @@ public enum ModuleEndpoint {
                     break
                 }
             }
-            return Response(status: .ok, headers: headers, body: body(bytes, gate: gate))
+            return Response(status: .ok, headers: headers, body: body(bytes, gate: gate, report: report))
         }
     }
 }

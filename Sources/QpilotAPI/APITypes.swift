@@ -116,6 +116,9 @@ public enum SyncState: String, Vocabulary {
     case inSync = "in-sync"
     case pending
     case nacked
+    /// Envoy is downloading a module from qpilot's module endpoint (remote delivery); qpilot
+    /// sends the config again once it has.
+    case fetching
 
 }
 

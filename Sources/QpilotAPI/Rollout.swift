@@ -9,7 +9,8 @@ public struct RolloutView: Codable, Sendable, Equatable {
         public var state: NodeRolloutState
         /// Envoy's own message, for a NACK.
         public var message: String?
-        /// The middleware the node refused, for a NACK of one middleware's config.
+        /// The middleware the node refused, for a NACK of one middleware's config, or whose module
+        /// it is fetching.
         public var middleware: String?
 
         public init(nodeID: String, fleet: String, state: NodeRolloutState, message: String? = nil, middleware: String? = nil) {
@@ -30,12 +31,14 @@ public struct RolloutView: Codable, Sendable, Equatable {
     public var acked: Int
     public var nacked: Int
     public var pending: Int
+    /// Nodes downloading a module of this revision (remote delivery); not counted in `pending`.
+    public var fetching: Int
     /// When the revision's config was published.
     public var publishedAt: Date
 
     public init(
         revision: Int, state: RolloutState, fleets: [FleetKey], nodes: [NodeProgress], acked: Int, nacked: Int, pending: Int,
-        publishedAt: Date
+        fetching: Int = 0, publishedAt: Date
     ) {
         self.revision = revision
         self.state = state
@@ -44,6 +47,7 @@ public struct RolloutView: Codable, Sendable, Equatable {
         self.acked = acked
         self.nacked = nacked
         self.pending = pending
+        self.fetching = fetching
         self.publishedAt = publishedAt
     }
 }
@@ -64,5 +68,8 @@ public enum RolloutState: String, Vocabulary {
 /// One node's progress on a revision.
 public enum NodeRolloutState: String, Vocabulary {
     case acked, nacked, pending
+    /// Envoy is downloading the module from qpilot's module endpoint (remote delivery); qpilot
+    /// sends the config again once it has.
+    case fetching
 
 }

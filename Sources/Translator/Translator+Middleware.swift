@@ -66,6 +66,12 @@ extension Translator {
         vm.vmID = middleware.name
         vm.runtime = "envoy.wasm.runtime.v8"
         vm.code = code
+        if case .remote = middleware.delivery {
+            // Without it Envoy ACKs a module it has not fetched and runs without the filter. With
+            // it, the first config naming an uncached module is NACKed while Envoy fetches it, and
+            // qpilot sends it again once the module endpoint saw the download (FetchRetry).
+            vm.nackOnCodeCacheMiss = true
+        }
 
         var plugin = Envoy_Extensions_Wasm_V3_PluginConfig()
         plugin.name = middleware.name
@@ -79,6 +85,31 @@ extension Translator {
         config.name = Names.filter(middleware.name)
         config.typedConfig = pack(wasm)
         return config
+    }
+
+    /// The sha256 of the module a middleware's ECDS resource has Envoy fetch by URL (`remote`
+    /// delivery), or nil for any other resource.
+    public static func remoteModule(of config: Envoy_Config_Core_V3_TypedExtensionConfig) -> String? {
+        guard config.typedConfig.typeURL == typeURL(WasmFilter.self),
+            let wasm = try? WasmFilter(unpackingAny: config.typedConfig),
+            case .remote(let remote) = wasm.config.vmConfig.code.specifier
+        else { return nil }
+        return remote.sha256
+    }
+
+    /// The same ECDS resource with `query` as the module URL's query: a stream's own rendering
+    /// of a `remote` middleware (its token and attempt, see XDS `Resource.Fetched`). Envoy keys
+    /// its module cache by sha256, so the query never causes another download of a module it holds.
+    public static func withModuleQuery(
+        _ config: Envoy_Config_Core_V3_TypedExtensionConfig, query: String
+    ) throws -> Envoy_Config_Core_V3_TypedExtensionConfig {
+        var wasm = try WasmFilter(unpackingAny: config.typedConfig)
+        guard case .remote(var remote) = wasm.config.vmConfig.code.specifier else { return config }
+        remote.httpUri.uri += "?" + query
+        wasm.config.vmConfig.code.remote = remote
+        var rendered = config
+        rendered.typedConfig = pack(wasm)
+        return rendered
     }
 
     static func hostPort(_ endpoint: DesiredState.ModuleEndpoint) -> String {

@@ -92,7 +92,7 @@ struct RolloutCommand: AsyncParsableCommand {
             ("state", view.state.rawValue),
             ("fleets", view.fleets.map(\.description).joined(separator: ", ")),
             ("published", Table.date(view.publishedAt)),
-            ("nodes", "\(view.acked) acked, \(view.nacked) nacked, \(view.pending) pending"),
+            ("nodes", "\(view.acked) acked, \(view.nacked) nacked, \(view.pending) pending" + (view.fetching > 0 ? ", \(view.fetching) fetching" : "")),
         ])
         if !view.nodes.isEmpty {
             text += "\n\n" + Table.render(

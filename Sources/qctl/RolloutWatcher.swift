@@ -44,10 +44,11 @@ struct RolloutWatcher {
         }
     }
 
-    /// `rollout 7: 3/5 acked, 0 nacked, 2 pending`.
+    /// `rollout 7: 3/5 acked, 0 nacked, 2 pending`, and `, 1 fetching` while nodes download a module.
     static func progress(_ view: RolloutView) -> String {
-        let total = view.acked + view.nacked + view.pending
+        let total = view.acked + view.nacked + view.pending + view.fetching
         return "rollout \(view.revision): \(view.acked)/\(total) acked, \(view.nacked) nacked, \(view.pending) pending"
+            + (view.fetching > 0 ? ", \(view.fetching) fetching" : "")
     }
 
     private func failed(_ view: RolloutView) -> QctlError {
@@ -78,10 +79,13 @@ struct RolloutWatcher {
                 "rollout \(revision) did not appear within \(timeout): qpilot has not published the revision",
                 exit: .timeout)
         }
-        let pending = view.nodes.filter { $0.state == .pending }
+        let pending = view.nodes.filter { $0.state == .pending || $0.state == .fetching }
         return QctlError(
-            "rollout \(revision) timed out after \(timeout): \(view.pending) node\(view.pending == 1 ? "" : "s") pending",
-            details: pending.map { "\($0.nodeID) (fleet \($0.fleet))" },
+            "rollout \(revision) timed out after \(timeout): \(pending.count) node\(pending.count == 1 ? "" : "s") pending",
+            details: pending.map { node in
+                "\(node.nodeID) (fleet \(node.fleet))"
+                    + (node.state == .fetching ? ": fetching the module of \(node.middleware ?? "a middleware")" : "")
+            },
             hint: "it may still finish: `qctl rollout \(revision)` shows where it is", exit: .timeout)
     }
 }

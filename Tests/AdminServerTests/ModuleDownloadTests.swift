@@ -69,4 +69,33 @@ struct ModuleDownloadTests {
         }
         #expect(gate.counts.active == 0)
     }
+
+    @Test("downloads that carry a stream's `s` query are reported: started and completed, or failed with the status")
+    func observedDownloads() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("qpilot-dl-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try ModuleStore(dataDirectory: directory)
+        let module = try LoadedModule(bytes: Data([0x00, 0x61, 0x73, 0x6D, 0x01, 0x00, 0x00, 0x00]), origin: "test")
+        try store.put(module)
+        let seen = Mutex<[String]>([])
+        let router = ModuleEndpoint.router(store: store, ready: { true }, observer: { stream, digest, event in
+            seen.withLock { $0.append("\(stream) \(digest == module.sha256 ? "module" : digest) \(event)") }
+        })
+        let missing = String(repeating: "0", count: 64)
+        try await Application(router: router).test(.live) { client in
+            let whole = try await client.execute(uri: "/modules/sha256/\(module.sha256)?s=abc-1", method: .get) { $0.status }
+            #expect(whole == .ok)
+            let absent = try await client.execute(uri: "/modules/sha256/\(missing)?s=abc-2", method: .get) { $0.status }
+            #expect(absent == .notFound)
+            let unmarked = try await client.execute(uri: "/modules/sha256/\(module.sha256)", method: .get) { $0.status }
+            #expect(unmarked == .ok)
+            let head = try await client.execute(uri: "/modules/sha256/\(module.sha256)?s=abc-3", method: .head) { $0.status }
+            #expect(head == .ok)
+        }
+        #expect(
+            seen.withLock { $0 } == [
+                "abc-1 module started", "abc-1 module completed",
+                "abc-2 \(missing) started", "abc-2 \(missing) failed(\"qpilot answered 404: no module with sha256 \(missing)\")",
+            ])
+    }
 }

@@ -2,6 +2,7 @@ import Foundation
 import QpilotServer
 import Modules
 import Testing
+import SwiftProtobuf
 import XDS
 
 extension Integration {
@@ -19,19 +20,25 @@ extension Integration {
         }
 
         @Test(
-            "A 3.4 MB Go-SDK module passes through ADS inline",
-            .enabled(if: Paths.hasSharedTestdata, "needs ../shared/testdata/wasm (present on dev machines and CI, not in a user's clone)"))
-        func largeModuleInline() async throws {
+            "A 3.4 MB Go-SDK module goes remote when nothing says how (above modules.inlineMaxBytes), and through ADS inline when asked",
+            .enabled(if: Paths.hasSharedTestdata, "needs ../shared/testdata/wasm (present on dev machines and CI, not in a user's clone)"),
+            arguments: [nil, "inline"])
+        func largeModule(delivery: String?) async throws {
             let module = Paths.sharedTestdata.appendingPathComponent("go-sdk-http-headers.wasm")
             let size = try #require(try FileManager.default.attributesOfItem(atPath: module.path)[.size] as? Int)
             #expect(size > 3_000_000)
+            let chosen = delivery.map { "\n    delivery: \($0)" } ?? ""
             try await withHarness(
-                middleware: "  - name: go-headers\n    source: \(module.path)\n    failurePolicy: open") { qpilot in
+                middleware: "  - name: go-headers\n    source: \(module.path)\n    failurePolicy: closed\(chosen)") { qpilot in
             try await qpilot.startEnvoy()
+            try await eventually("the node in sync") { qpilot.isInSync("envoy-1") }
+            let resource = try #require(qpilot.runtime.cache.snapshot(for: "default")?.resources(of: .extensionConfig)["qpilot.middleware.go-headers"])
+            #expect((resource.fetched != nil) == (delivery == nil), "remote unless asked otherwise")
+            #expect(resource.body.value.count < 10_000 || delivery == "inline", "remote: the module is not in the resource")
             let status = try #require(qpilot.status("envoy-1"))
             #expect(status.acked[.extensionConfig] == qpilot.runtime.cache.snapshot(for: "default")?.version(of: .extensionConfig))
             #expect(status.lastNack == nil)
-            #expect(try qpilot.proxied().status == 200)
+            #expect(try qpilot.proxied().status == 200, "the module runs: with failurePolicy closed, a missing one would deny")
             }
         }
     }

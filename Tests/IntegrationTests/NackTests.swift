@@ -9,7 +9,7 @@ extension Integration {
     struct NackTests {
         @Test(
             "A module whose proxy_on_configure fails is NACKed with Envoy's message; the previous one keeps serving; no resend loop",
-            arguments: ["inline", "file"])
+            arguments: ["inline", "file", "remote"])
         func rejectedConfigure(delivery: String) async throws {
             try await withHarness(
                 middleware: entry("guard", config: "good", extra: ["delivery: \(delivery)"]),

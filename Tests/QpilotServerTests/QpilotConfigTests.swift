@@ -117,7 +117,8 @@ struct QpilotConfigTests {
         let config = try QpilotConfig.parse("")
         #expect(config == QpilotConfig(directory: URL(fileURLWithPath: "/")))
         #expect(config.server.xds.address.description == "127.0.0.1:18000")
-        #expect(config.desired.delivery == .inline)
+        #expect(config.desired.delivery == nil, "chosen by module size")
+        #expect(config.server.modules.inlineMaxBytes == 1024 * 1024)
         #expect(config.desired.callout.accessLog == "/dev/stdout")
         #expect(config.desired.mode == .store)
     }

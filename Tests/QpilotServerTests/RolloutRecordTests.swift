@@ -65,3 +65,30 @@ struct RolloutRecordTests {
         #expect(old.view(revision: 1, nodes: registry.all()) { _ in [:] }.state == .complete)
     }
 }
+
+extension RolloutRecordTests {
+    @Test("a node fetching a module of the revision is `fetching`, naming the middleware; the rollout is in progress until it ACKs")
+    func fetchingNode() throws {
+        let registry = NodeRegistry()
+        let stream = registry.connect(nodeID: "n", fleet: "edge", envoyVersion: "", flavour: "sotw")
+        registry.record(.ack(.listener, version: "l1", resources: [:]), nodeID: "n", stream: stream)
+        registry.record(.ack(.extensionConfig, version: "e", resources: [Self.m1: "a1"]), nodeID: "n", stream: stream)
+        registry.record(.fetching(.extensionConfig, name: Self.m1, version: "a2", attempt: 1), nodeID: "n", stream: stream)
+
+        let record = Self.record([Self.m1: "a2"])
+        let view = record.view(revision: 2, nodes: registry.all()) { record.expected(for: $0) }
+        #expect(view.state == .inProgress)
+        #expect((view.acked, view.nacked, view.pending, view.fetching) == (0, 0, 0, 1))
+        #expect(view.nodes.only?.state == .fetching)
+        #expect(view.nodes.only?.middleware == "m1")
+        #expect(view.nodes.only?.message == nil)
+
+        // Superseded while fetching: a later revision wants something else.
+        #expect(record.view(revision: 2, nodes: registry.all()) { _ in [:] }.state == .superseded)
+
+        registry.record(.ack(.extensionConfig, version: "e", resources: [Self.m1: "a2"]), nodeID: "n", stream: stream)
+        let done = record.view(revision: 2, nodes: registry.all()) { _ in [:] }
+        #expect(done.state == .complete)
+        #expect(done.nodes.only?.state == .acked)
+    }
+}

@@ -65,3 +65,32 @@ struct SnapshotBuilderTests {
         #expect(problems.contains { $0.contains("internal listener '\(Names.calloutListener)'") })
     }
 }
+
+extension SnapshotBuilderTests {
+    @Test("a remote middleware's resource renders per stream: the URL gets the query, the version stays; inline has none")
+    func remoteRendering() throws {
+        var state = Samples.desiredState()
+        state.middleware[0].delivery = .remote
+        state.middleware[1].delivery = .inline(Data("\0asm".utf8))
+        let snapshot = try Fixtures.translatedSnapshot(state)
+        let remote = try #require(snapshot.resources(of: .extensionConfig)[Names.filter(state.middleware[0].name)])
+        let fetched = try #require(remote.fetched)
+        #expect(fetched.key == state.middleware[0].sha256)
+        #expect(snapshot.resources(of: .extensionConfig)[Names.filter(state.middleware[1].name)]?.fetched == nil)
+
+        func wasm(_ any: Google_Protobuf_Any) throws -> Envoy_Extensions_Filters_Http_Wasm_V3_Wasm {
+            let config = try Envoy_Config_Core_V3_TypedExtensionConfig(serializedBytes: any.value)
+            return try Envoy_Extensions_Filters_Http_Wasm_V3_Wasm(unpackingAny: config.typedConfig)
+        }
+        let plain = try wasm(remote.body).config.vmConfig
+        #expect(plain.nackOnCodeCacheMiss, "without it Envoy ACKs a module it has not fetched")
+        #expect(plain.code.remote.httpUri.uri.hasSuffix("/modules/sha256/\(fetched.key)"))
+        let rendered = try wasm(try fetched.render("s=0123456789abcdef-2")).config.vmConfig
+        #expect(rendered.code.remote.httpUri.uri == plain.code.remote.httpUri.uri + "?s=0123456789abcdef-2")
+        #expect(rendered.code.remote.sha256 == plain.code.remote.sha256)
+        #expect(rendered.nackOnCodeCacheMiss)
+        // The same version: a stream's rendering is not another config version.
+        let again = try Fixtures.translatedSnapshot(state)
+        #expect(again.resources(of: .extensionConfig)[remote.name]?.version == remote.version)
+    }
+}

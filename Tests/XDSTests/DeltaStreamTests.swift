@@ -240,3 +240,19 @@ struct DeltaStreamTests {
         #expect(responses.isEmpty)
     }
 }
+
+extension DeltaStreamTests {
+    @Test("resend() sends a resource again at the same version after a NACK")
+    func resendAfterFetchingNack() throws {
+        let snapshot = try Fixtures.snapshot()
+        var stream = DeltaStream()
+        _ = stream.update(snapshot)
+        let first = try #require(stream.receive(Fixtures.delta(.extensionConfig, subscribe: ["ecds_a"])).responses.only)
+        let (events, afterNack) = stream.receive(Fixtures.delta(.extensionConfig, nonce: first.nonce, error: "Unable to create Wasm plugin"))
+        #expect(events.count == 1)
+        #expect(afterNack.isEmpty, "a refused resource is not resent by itself")
+        let again = try #require(stream.resend(.extensionConfig, name: "ecds_a").only)
+        #expect(again.resources == first.resources)
+        #expect(stream.resend(.extensionConfig, name: "ecds_unknown").isEmpty)
+    }
+}

@@ -336,3 +336,31 @@ struct FleetSelectionTests {
         } == ["remember a", "remember b", "forget a", "forget b"])
     }
 }
+
+extension NodeRegistryTests {
+    @Test("a middleware whose module is being fetched shows as fetching, is not a NACK, and an ACK of it ends that")
+    func fetching() throws {
+        let registry = NodeRegistry()
+        let stream = registry.connect(nodeID: "n", fleet: "f", envoyVersion: "", flavour: "sotw")
+        let snapshot = try Fixtures.snapshot()
+        let version = try #require(snapshot.resources(of: .extensionConfig)["ecds_a"]?.version)
+        registry.record(.fetching(.extensionConfig, name: "ecds_a", version: version, attempt: 1), nodeID: "n", stream: stream)
+        var status = try #require(registry.status(of: "n"))
+        let since = try #require(status.filters["ecds_a"]?.fetching?.since)
+        #expect(status.filters["ecds_a"]?.fetching?.attempts == 1)
+        #expect(status.lastNack == nil && status.nacks.isEmpty, "a fetching NACK is not reported as one")
+        #expect(registry.rejections(of: "n").isEmpty, "nor remembered")
+        #expect(status.fetchingFilters(desired: snapshot.filterVersions).keys.sorted() == ["ecds_a"])
+        #expect(status.syncState(against: snapshot) == .fetching)
+
+        registry.record(.fetching(.extensionConfig, name: "ecds_a", version: version, attempt: 2), nodeID: "n", stream: stream)
+        status = try #require(registry.status(of: "n"))
+        #expect(status.filters["ecds_a"]?.fetching == .init(version: version, since: since, attempts: 2), "since the first")
+
+        registry.record(.ack(.extensionConfig, version: "t", resources: ["ecds_a": version]), nodeID: "n", stream: stream)
+        status = try #require(registry.status(of: "n"))
+        #expect(status.filters["ecds_a"]?.fetching == nil)
+        #expect(status.filters["ecds_a"]?.acked == version)
+        #expect(status.syncState(against: snapshot) != .fetching)
+    }
+}

@@ -377,3 +377,24 @@ struct SotWStreamTests {
         #expect(again.resources.map(\.name) == ["ecds_a"])
     }
 }
+
+extension SotWStreamTests {
+    @Test("resend() sends a refused ECDS resource again at the same version, and nothing that was not refused")
+    func resendAfterFetchingNack() throws {
+        let snapshot = try Fixtures.snapshot()
+        var stream = SotWStream()
+        _ = stream.update(snapshot)
+        let first = try #require(stream.receive(Fixtures.sotw(.extensionConfig, names: ["ecds_a"])).responses.only)
+        #expect(stream.resend(.extensionConfig, name: "ecds_a").isEmpty, "not refused: nothing to resend")
+        let (_, afterNack) = stream.receive(
+            Fixtures.sotw(.extensionConfig, names: ["ecds_a"], nonce: first.nonce, error: "Unable to create Wasm plugin ecds_a"))
+        #expect(afterNack.isEmpty, "parked")
+        let again = try #require(stream.resend(.extensionConfig, name: "ecds_a").only)
+        #expect(again.resources == first.resources)
+        #expect(again.version == first.version)
+        #expect(again.nonce != first.nonce)
+        let (events, _) = stream.receive(Fixtures.sotw(.extensionConfig, names: ["ecds_a"], version: again.version, nonce: again.nonce))
+        #expect(events == [.ack(.extensionConfig, version: again.version, resources: again.carried)])
+        #expect(stream.resend(.extensionConfig, name: "ecds_a").isEmpty, "held now")
+    }
+}

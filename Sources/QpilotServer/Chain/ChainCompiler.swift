@@ -74,7 +74,7 @@ enum ChainCompiler {
                     "refers to secret '\(error.name)', which is not set; set it with `qctl secret set \(error.name) --from-file FILE` (or, while qpilot is stopped, `qpilot secret set \(error.name) --from-file FILE`)")
             }
             let delivery: Middleware.Delivery
-            switch entry.delivery ?? desired.delivery {
+            switch entry.delivery ?? desired.delivery ?? (module.bytes.count > server.modules.inlineMaxBytes ? .remote : .inline) {
             case .inline: delivery = .inline(module.bytes)
             case .remote: delivery = .remote
             case .file:

@@ -23,8 +23,16 @@ public enum SnapshotBuilder {
             if let encoded = shared[config.name] {
                 extensionConfigs.append(encoded)
             } else {
+                // A module Envoy fetches by URL: each stream renders its own URL query.
+                let fetched = Translator.remoteModule(of: config).map { sha256 in
+                    Resource.Fetched(key: sha256) { query in
+                        try Resource.encode(
+                            Translator.withModuleQuery(config, query: query), typeURL: ResourceType.extensionConfig.typeURL)
+                    }
+                }
                 let encoded = try Resource(
-                    name: config.name, typeURL: ResourceType.extensionConfig.typeURL, message: config, versionKey: versionKey)
+                    name: config.name, typeURL: ResourceType.extensionConfig.typeURL, message: config, versionKey: versionKey,
+                    fetched: fetched)
                 shared[config.name] = encoded
                 extensionConfigs.append(encoded)
             }

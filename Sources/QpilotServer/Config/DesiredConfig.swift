@@ -26,8 +26,9 @@ public struct DesiredConfig: Sendable, Equatable {
     /// qpilot.yaml has a `tls.intercept` key, so the file is the intercepted hosts' source of
     /// truth; otherwise the store's list (`qctl tls intercept add`) is.
     public var interceptFromFile = false
-    /// How Envoy gets module bytes, for every middleware that does not say otherwise.
-    public var delivery = Delivery.inline
+    /// How Envoy gets module bytes, for every middleware that does not say otherwise; nil: by
+    /// size, `inline` up to `modules.inlineMaxBytes` and `remote` above.
+    public var delivery: Delivery?
     /// The file's `middleware:` section, or nil when the file has none (the store is then the
     /// source of truth).
     public var middleware: [ChainEntry]?

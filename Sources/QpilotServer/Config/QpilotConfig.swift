@@ -93,7 +93,7 @@ public struct QpilotConfig: Sendable, Equatable {
         if let modules = top["modules"] {
             let fields = try modules.mapping(allowed: [
                 "address", "publicAddress", "sharedDir", "credentialsFile", "maxModuleBytes", "maxDecompressedBytes",
-                "fetchTimeoutSeconds", "refreshSeconds", "allowPrivate", "sourceDirs",
+                "inlineMaxBytes", "fetchTimeoutSeconds", "refreshSeconds", "allowPrivate", "sourceDirs",
             ])
             if let dirs = fields["sourceDirs"], !dirs.isNull {
                 server.modules.sourceDirs = []
@@ -110,6 +110,7 @@ public struct QpilotConfig: Sendable, Equatable {
             if let file = fields["credentialsFile"] { server.modules.credentialsFile = try path(file) }
             if let value = fields["maxModuleBytes"] { server.modules.maxModuleBytes = try positive(value) }
             if let value = fields["maxDecompressedBytes"] { server.modules.maxDecompressedBytes = try positive(value) }
+            if let value = fields["inlineMaxBytes"] { server.modules.inlineMaxBytes = try positive(value) }
             if let value = fields["fetchTimeoutSeconds"] { server.modules.fetchTimeoutSeconds = try positive(value) }
             if let value = fields["refreshSeconds"] { server.modules.refreshSeconds = try positive(value) }
             if let address = fields["address"] { server.modules.address = try address.listenAddress() }

@@ -37,6 +37,9 @@ public struct ServerSettings: Sendable, Equatable {
         /// A docker `config.json` with registry logins.
         public var credentialsFile: URL?
         public var maxModuleBytes = 256 * 1024 * 1024
+        /// The largest module delivered `inline` when neither the middleware nor the file says
+        /// how; a larger one is delivered `remote`, so that it is not in every xDS message.
+        public var inlineMaxBytes = 1024 * 1024
         public var maxDecompressedBytes = 512 * 1024 * 1024
         public var fetchTimeoutSeconds = 60
         /// How often sources with `pullPolicy: Always` are fetched again.

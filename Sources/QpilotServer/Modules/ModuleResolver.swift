@@ -53,7 +53,7 @@ actor ModuleResolver {
     /// `confined`: the entries came through the admin API (store mode), so their file sources
     /// must lie in `modules.sourceDirs`.
     func modules(
-        for entries: [ChainEntry], delivery: Delivery, confined: Bool, prefetched: Prefetched = [:]
+        for entries: [ChainEntry], delivery: Delivery?, confined: Bool, prefetched: Prefetched = [:]
     ) async throws(QpilotError) -> [LoadedModule] {
         var modules: [LoadedModule] = []
         for entry in entries {
@@ -71,7 +71,7 @@ actor ModuleResolver {
 
     /// Loads each entry's module ahead of a writer's turn; problems are kept, not thrown, and
     /// become the entry's error when the turn uses the result.
-    func prefetch(_ entries: [ChainEntry], delivery: Delivery, confined: Bool) async -> Prefetched {
+    func prefetch(_ entries: [ChainEntry], delivery: Delivery?, confined: Bool) async -> Prefetched {
         var result: Prefetched = [:]
         for entry in entries {
             do throws(QpilotError) {
@@ -83,7 +83,7 @@ actor ModuleResolver {
         return result
     }
 
-    private func load(_ entry: ChainEntry, delivery: Delivery, confined: Bool) async throws(QpilotError) -> LoadedModule {
+    private func load(_ entry: ChainEntry, delivery: Delivery?, confined: Bool) async throws(QpilotError) -> LoadedModule {
         let module: LoadedModule
         do {
             if let stored = entry.storedSHA256, entry.pullPolicy == .ifNotPresent, let verified = store.verified(stored) {

@@ -26,6 +26,8 @@ public struct QpilotRuntime: Sendable {
     public let moduleStore: ModuleStore
     /// The modules the module endpoint serves, each held in memory once.
     public let moduleCache: ModuleCache
+    /// What the module endpoint saw each ADS stream's Envoy download (remote delivery).
+    public let moduleFetches = ModuleFetches()
     public let xds: XDSService
     let store: any StateStore
     let modules: ModuleResolver
@@ -118,8 +120,8 @@ public struct QpilotRuntime: Sendable {
         }
         let discovery = AggregatedDiscoveryServer(
             watcher: cache, onDemand: certificates,
-            admission: server.xds.tlsEnabled ? CertificateAdmission(enrolment: enrolment, logger: logger) : nil, nodes: nodes,
-            logger: logger)
+            admission: server.xds.tlsEnabled ? CertificateAdmission(enrolment: enrolment, logger: logger) : nil,
+            fetches: moduleFetches, nodes: nodes, logger: logger)
         enrolment.onRevoke { discovery.endStreams(ofNode: $0) }
         xds = try XDSService(
             address: server.xds.address, maxReceiveBytes: server.xds.maxReceiveBytes, discovery: discovery, tls: serverCertificate,
@@ -133,7 +135,18 @@ public struct QpilotRuntime: Sendable {
     public func services() throws -> [any Service] {
         let server = config.server
         let writer = self.writer
-        let moduleRouter = ModuleEndpoint.router(store: moduleStore, ready: { writer.status.published }, cache: moduleCache)
+        let fetches = moduleFetches
+        let moduleRouter = ModuleEndpoint.router(
+            store: moduleStore, ready: { writer.status.published }, cache: moduleCache,
+            observer: { stream, digest, event in
+                let seen: ModuleFetches.Event =
+                    switch event {
+                    case .started: .started
+                    case .completed: .completed
+                    case .failed(let reason): .failed(reason)
+                    }
+                fetches.record(query: stream, content: digest, seen)
+            })
         var serverBuilder = HTTPServerSettings.http1(idleTimeout: HTTPServerSettings.idleTimeout)
         if let moduleTLS {
             EnrolRoutes.add(to: moduleRouter, enrolment: enrolment, xdsPort: server.xds.address.port)

@@ -37,15 +37,18 @@ struct RolloutRecord: Codable, Sendable, Equatable {
         var superseded = 0
         for node in nodes where node.connected && changes(node.fleet) {
             let state = progressOf(node)
-            if state.state == .pending, current(node.fleet) != expected(for: node.fleet) { superseded += 1 }
+            if state.state == .pending || state.state == .fetching, current(node.fleet) != expected(for: node.fleet) {
+                superseded += 1
+            }
             progress.append(state)
         }
         let count = { (state: NodeRolloutState) in progress.filter { $0.state == state }.count }
-        let (acked, nacked, pending) = (count(.acked), count(.nacked), count(.pending))
-        let state: RolloutState = nacked > 0 ? .failed : pending == 0 ? .complete : superseded > 0 ? .superseded : .inProgress
+        let (acked, nacked, pending, fetching) = (count(.acked), count(.nacked), count(.pending), count(.fetching))
+        let state: RolloutState =
+            nacked > 0 ? .failed : pending + fetching == 0 ? .complete : superseded > 0 ? .superseded : .inProgress
         return RolloutView(
             revision: revision, state: state, fleets: changedFleets, nodes: progress, acked: acked, nacked: nacked,
-            pending: pending, publishedAt: publishedAt)
+            pending: pending, fetching: fetching, publishedAt: publishedAt)
     }
 
     private func progressOf(_ node: NodeStatus) -> RolloutView.NodeProgress {
@@ -62,6 +65,12 @@ struct RolloutRecord: Codable, Sendable, Equatable {
         if let nack = node.lastNack, expected[nack.type.configType] == nack.version, filters == nil || nack.type != .extensionConfig {
             nacked.message = nack.message
             return nacked
+        }
+        if let filters, let name = node.fetchingFilters(desired: filters).keys.min() {
+            var fetching = pending
+            fetching.state = .fetching
+            fetching.middleware = Names.middleware(ofFilter: name) ?? name
+            return fetching
         }
         let acked = node.ackedConfig
         for (type, version) in expected {
@@ -96,7 +105,10 @@ extension NodeStatus {
         let middleware = desired.keys.sorted().map { name in
             let filter = filters[name]
             let state: SyncState =
-                rejected[name] != nil ? .nacked : (desired[name] != nil && filter?.acked == desired[name]) ? .inSync : .pending
+                rejected[name] != nil
+                ? .nacked
+                : (desired[name] != nil && filter?.acked == desired[name])
+                    ? .inSync : filter?.fetching?.version == desired[name] ? .fetching : .pending
             return MiddlewareOnNode(
                 name: Names.middleware(ofFilter: name) ?? name, state: state, desired: desired[name], acked: filter?.acked,
                 rejected: filter?.rejected.map {

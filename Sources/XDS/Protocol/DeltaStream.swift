@@ -1,4 +1,5 @@
 import EnvoyAPI
+import SwiftProtobuf
 
 /// The incremental (Delta) protocol rules for one ADS stream, with no I/O.
 ///
@@ -23,17 +24,22 @@ public struct DeltaStream: Sendable {
         public let removed: [String]
 
         /// The message for the wire.
-        public var message: Envoy_Service_Discovery_V3_DeltaDiscoveryResponse {
+        public var message: Envoy_Service_Discovery_V3_DeltaDiscoveryResponse { message(body: \.body) }
+
+        /// The message for the wire, with each resource's bytes given by `body`.
+        public func message(
+            body: (Resource) throws -> Google_Protobuf_Any
+        ) rethrows -> Envoy_Service_Discovery_V3_DeltaDiscoveryResponse {
             var response = Envoy_Service_Discovery_V3_DeltaDiscoveryResponse()
             response.typeURL = type.typeURL
             response.systemVersionInfo = systemVersion
             response.nonce = nonce
             response.removedResources = removed
-            response.resources = resources.map { resource in
+            response.resources = try resources.map { resource in
                 var wire = Envoy_Service_Discovery_V3_Resource()
                 wire.name = resource.name
                 wire.version = resource.version
-                wire.resource = resource.body
+                wire.resource = try body(resource)
                 return wire
             }
             return response
@@ -119,6 +125,16 @@ public struct DeltaStream: Sendable {
             responses += respond(type)
         }
         return responses
+    }
+
+    /// Sends a resource again although the client was sent its version: the NACK meant Envoy
+    /// was still fetching its module (see `FetchRetry`). The caller renders the resend with other
+    /// bytes, so Envoy builds it instead of skipping it.
+    public mutating func resend(_ type: ResourceType, name: String) -> [Response] {
+        guard var state = types[type], state.clientVersions[name] != nil else { return [] }
+        state.clientVersions[name] = nil
+        types[type] = state
+        return respond(type)
     }
 
     private mutating func respond(_ type: ResourceType) -> [Response] {

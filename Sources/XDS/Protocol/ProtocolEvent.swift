@@ -10,6 +10,9 @@ public enum ProtocolEvent: Sendable, Equatable {
     /// `initial_resource_versions`, or in SotW the whole type at the version it reported. What a
     /// client holds this way was never re-sent, so it can confirm but never clear a refusal.
     case holds(ResourceType, [String: String])
+    /// Envoy refused one resource because it has not fetched the module it names yet (remote
+    /// delivery); qpilot sends it again once the module is downloaded. `attempt` counts the sends.
+    case fetching(ResourceType, name: String, version: String, attempt: Int)
     /// A reply to a response that is no longer the latest; it says nothing about current state.
     case staleNonce(ResourceType, nonce: String)
     /// A type URL qpilot does not serve.

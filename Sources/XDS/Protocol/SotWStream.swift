@@ -1,4 +1,5 @@
 import EnvoyAPI
+import SwiftProtobuf
 
 /// The State-of-the-World protocol rules for one ADS stream, with no I/O.
 ///
@@ -27,12 +28,17 @@ public struct SotWStream: Sendable {
         public let resources: [Resource]
 
         /// The message for the wire.
-        public var message: Envoy_Service_Discovery_V3_DiscoveryResponse {
+        public var message: Envoy_Service_Discovery_V3_DiscoveryResponse { message(body: \.body) }
+
+        /// The message for the wire, with each resource's bytes given by `body`.
+        public func message(
+            body: (Resource) throws -> Google_Protobuf_Any
+        ) rethrows -> Envoy_Service_Discovery_V3_DiscoveryResponse {
             var response = Envoy_Service_Discovery_V3_DiscoveryResponse()
             response.typeURL = type.typeURL
             response.versionInfo = version
             response.nonce = nonce
-            response.resources = resources.map(\.body)
+            response.resources = try resources.map(body)
             return response
         }
     }
@@ -140,6 +146,16 @@ public struct SotWStream: Sendable {
             if let response = respond(type) { responses.append(response) }
         }
         return responses
+    }
+
+    /// Sends a refused resource of a one-at-a-time type again, at the same version: the NACK
+    /// meant Envoy was still fetching its module (see `FetchRetry`). The caller renders the
+    /// resend with other bytes, so Envoy builds it instead of skipping it.
+    public mutating func resend(_ type: ResourceType, name: String) -> [Response] {
+        guard type.sendsOneAtATime, var state = types[type], state.parked[name] != nil else { return [] }
+        state.parked[name] = nil
+        types[type] = state
+        return respond(type).map { [$0] } ?? []
     }
 
     /// Whether the snapshot lacks a resource this stream sent of that type.

@@ -14,6 +14,7 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
     let watcher: any ConfigWatcher
     let onDemand: (any OnDemandResources)?
     let admission: (any StreamAdmission)?
+    let fetches: ModuleFetches?
     let nodes: NodeRegistry
     let logger: Logger
     let limits: Limits
@@ -24,14 +25,18 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
     ///   - onDemand: what makes resources of on-demand types (certificates) when a node asks.
     ///   - admission: what decides, from the connection, whether a stream may serve the node it
     ///     names (the peer's certificate must name it); nil admits every stream.
+    ///   - fetches: what the module endpoint saw each stream's Envoy download, for resources whose
+    ///     module Envoy fetches by URL (see `FetchRetry`); nil sends them as they are and takes
+    ///     every NACK as final.
     ///   - nodes: where per-node status goes.
     public init(
         watcher: any ConfigWatcher, onDemand: (any OnDemandResources)? = nil, admission: (any StreamAdmission)? = nil,
-        nodes: NodeRegistry, logger: Logger, limits: Limits = Limits()
+        fetches: ModuleFetches? = nil, nodes: NodeRegistry, logger: Logger, limits: Limits = Limits()
     ) {
         self.watcher = watcher
         self.onDemand = onDemand
         self.admission = admission
+        self.fetches = fetches
         self.nodes = nodes
         self.logger = logger
         self.limits = limits
@@ -101,6 +106,8 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
     private enum Input<Request: Sendable>: Sendable {
         case request(Request)
         case snapshot(Snapshot)
+        /// Time to send a resource again whose module the node was fetching.
+        case resend(ResourceType, name: String, version: String)
         case end
         case failed(any Error)
     }
@@ -118,10 +125,12 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
         let inputs = AsyncChannel<Input<Flavour.Request>>()
         var identity: (node: String, stream: Int)?
         var fleet = ""
+        var remote = RemoteSends(token: fetches?.open())
         let ticket = open.add { inputs.finish() }
         defer {
             open.remove(ticket)
             if let identity { nodes.disconnect(nodeID: identity.node, stream: identity.stream) }
+            if let token = remote.token { fetches?.close(token) }
         }
 
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -175,7 +184,7 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
                         // What the node asks for exists now: the answer to this request carries it.
                         let responses = machine.update(fresh)
                         record(machine.drainEvents(), identity!)
-                        try await send(responses, Flavour.self, writer, identity!)
+                        try await send(responses, Flavour.self, writer, identity!, &remote)
                     }
                     let (events, responses) = machine.receive(request)
                     guard machine.heldNames <= limits.maxNames else {
@@ -183,12 +192,24 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
                             code: .resourceExhausted,
                             message: "more than \(limits.maxNames) resource names on one stream; qpilot serves far fewer")
                     }
-                    record(events, identity!)
-                    try await send(responses, Flavour.self, writer, identity!)
+                    let triaged = triage(events, snapshot: machine.snapshot, node: identity!.node, &remote) { wait in
+                        group.addTask {
+                            await wait.run()
+                            await inputs.send(.resend(wait.type, name: wait.name, version: wait.version))
+                        }
+                    }
+                    record(triaged, identity!)
+                    try await send(responses, Flavour.self, writer, identity!, &remote)
                 case .snapshot(let snapshot):
                     let responses = machine.update(snapshot)
+                    remote.forget(keeping: snapshot)
                     record(machine.drainEvents(), identity!)
-                    try await send(responses, Flavour.self, writer, identity!)
+                    try await send(responses, Flavour.self, writer, identity!, &remote)
+                case .resend(let type, let name, let version):
+                    // Only while that version is still the one the node waits for.
+                    guard remote.sent[name]?.version == version, machine.snapshot?.resources(of: type)[name]?.version == version
+                    else { continue }
+                    try await send(machine.resend(type, name: name), Flavour.self, writer, identity!, &remote)
                 case .end:
                     break loop
                 case .failed(let error):
@@ -209,6 +230,43 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
         let missing = Set(subscription.names.prefix(limits.maxNames)).subtracting(held.keys).subtracting(["*"])
         guard !missing.isEmpty, onDemand.requested(missing, of: type, fleet: fleet) else { return nil }
         return watcher.snapshot(for: fleet)
+    }
+
+    /// Turns the NACK of a resource whose module the node fetches by URL into `fetching` and a
+    /// scheduled resend, when `FetchRetry` says the node did not hold the module yet; a NACK it
+    /// takes as real keeps Envoy's message, with qpilot's note added when it has one.
+    private func triage(
+        _ events: [ProtocolEvent], snapshot: Snapshot?, node: String, _ remote: inout RemoteSends,
+        schedule: (ResendWait) -> Void
+    ) -> [ProtocolEvent] {
+        guard let fetches, let token = remote.token else { return events }
+        return events.map { event in
+            guard case .nack(let type, let typeVersion, let message, let resources) = event, type.sendsOneAtATime,
+                resources.count == 1, let (name, version) = resources.first,
+                let fetched = snapshot?.resources(of: type)[name].flatMap({ $0.version == version ? $0.fetched : nil }),
+                var sent = remote.sent[name], sent.version == version
+            else { return event }
+            let download = fetches.latest(token: token, content: fetched.key)
+            if case .failed = download?.event, let download, download.sequence > sent.countedFailure {
+                sent.failures += 1
+                sent.countedFailure = download.sequence
+            }
+            remote.sent[name] = sent
+            let decision = FetchRetry.decide(
+                attempt: sent.attempt, download: download, sentAt: sent.at,
+                refusedBefore: nodes.rejections(of: node)[name]?.version == version, failures: sent.failures)
+            switch decision {
+            case .reject(let note):
+                guard let note else { return event }
+                return .nack(type, version: typeVersion, message: ProtocolEvent.shown("\(message) (\(note))"), resources: resources)
+            case .retry(let wait):
+                schedule(
+                    ResendWait(
+                        type: type, name: name, version: version, wait: wait, fetches: fetches, token: token,
+                        content: fetched.key, after: download?.sequence ?? 0))
+                return .fetching(type, name: name, version: version, attempt: sent.attempt)
+            }
+        }
     }
 
     private func record(_ events: [ProtocolEvent], _ identity: (node: String, stream: Int)) {
@@ -236,6 +294,13 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
                 ])
         case .unknownType(let url):
             logger.notice("request for a type qpilot does not serve", metadata: ["type": "\(url)"])
+        case .fetching(let type, let name, let version, let attempt):
+            logger.info(
+                "Envoy is fetching a module; qpilot sends the config again once it has",
+                metadata: [
+                    "node": "\(identity.node)", "type": "\(type)", "resource": "\(name)", "version": "\(version)",
+                    "attempt": "\(attempt)",
+                ])
         case .holds, .staleNonce:
             break
         }
@@ -243,13 +308,96 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
 
     private func send<Flavour: StreamFlavour>(
         _ responses: [Flavour.Response], _: Flavour.Type, _ writer: RPCWriter<Flavour.Wire>,
-        _ identity: (node: String, stream: Int)
+        _ identity: (node: String, stream: Int), _ remote: inout RemoteSends
     ) async throws {
         for response in responses {
-            let (type, version, wire) = Flavour.describe(response)
+            let (type, version, _) = Flavour.describe(response)
+            let wire = try Flavour.wire(response) { resource in
+                guard let fetched = resource.fetched, let token = remote.token else { return resource.body }
+                let attempt = remote.sending(resource.name, version: resource.version)
+                return try fetched.render("s=\(token)-\(attempt)")
+            }
             try await writer.write(wire)
             nodes.recordSent(type, version: version, nodeID: identity.node, stream: identity.stream)
         }
+    }
+}
+
+/// What one stream sent of the resources whose module Envoy fetches by URL: per resource name,
+/// the version, how many times it went out, and when it last did.
+struct RemoteSends {
+    struct Sent {
+        var version: String
+        var attempt: Int
+        var at: ContinuousClock.Instant
+        var failures = 0
+        /// The latest failed download already counted in `failures`.
+        var countedFailure = 0
+    }
+
+    /// This stream's token at the module endpoint; nil when downloads are not watched.
+    let token: String?
+    var sent: [String: Sent] = [:]
+
+    /// Notes a send and returns its attempt number: 1 for a new version, one more for each
+    /// resend of the same version, so that no two sends on a stream are the same bytes.
+    mutating func sending(_ name: String, version: String) -> Int {
+        let now = ContinuousClock.now
+        if var entry = sent[name], entry.version == version {
+            entry.attempt += 1
+            entry.at = now
+            sent[name] = entry
+            return entry.attempt
+        }
+        sent[name] = Sent(version: version, attempt: 1, at: now)
+        return 1
+    }
+
+    /// Forgets resources the snapshot no longer has.
+    mutating func forget(keeping snapshot: Snapshot) {
+        guard !sent.isEmpty else { return }
+        let names = snapshot.resources(of: .extensionConfig)
+        sent = sent.filter { names[$0.key] != nil }
+    }
+}
+
+/// A wait before resending a resource whose module the node was fetching.
+struct ResendWait: Sendable {
+    let type: ResourceType
+    let name: String
+    let version: String
+    let wait: FetchRetry.Wait
+    let fetches: ModuleFetches
+    let token: String
+    let content: String
+    /// The latest download record seen when the NACK was triaged.
+    let after: Int
+
+    func run() async {
+        switch wait {
+        case .delay(let duration):
+            try? await Task.sleep(for: duration)
+        case .downloadEnds(let limit):
+            await untilDownloadEnds(after: after, limit: limit)
+        case .downloadOr(let limit):
+            guard let record = await fetches.next(token: token, content: content, after: after, timeout: limit) else { return }
+            if record.event == .started {
+                await untilDownloadEnds(after: record.sequence, limit: FetchRetry.downloadLimit)
+            } else {
+                try? await Task.sleep(for: FetchRetry.settle)
+            }
+        }
+    }
+
+    private func untilDownloadEnds(after sequence: Int, limit: Duration) async {
+        let deadline = ContinuousClock.now + limit
+        var sequence = sequence
+        while ContinuousClock.now < deadline {
+            guard let record = await fetches.next(token: token, content: content, after: sequence, timeout: deadline - .now) else { return }
+            sequence = record.sequence
+            if record.event != .started { break }
+        }
+        try? await Task.sleep(for: FetchRetry.settle)
     }
 }
 

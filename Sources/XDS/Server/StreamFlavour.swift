@@ -1,4 +1,5 @@
 import EnvoyAPI
+import SwiftProtobuf
 
 /// What the stream loop needs from a protocol flavour; SotW and Delta each provide one.
 protocol StreamFlavour: Sendable {
@@ -14,7 +15,13 @@ protocol StreamFlavour: Sendable {
     mutating func update(_ snapshot: Snapshot) -> [Response]
     mutating func drainEvents() -> [ProtocolEvent]
     var heldNames: Int { get }
-    static func describe(_ response: Response) -> (type: ResourceType, version: String, wire: Wire)
+    /// The snapshot the stream serves, once it has one.
+    var snapshot: Snapshot? { get }
+    /// Resends the resource `name` of `type` although the client was sent this version: a
+    /// retry after a NACK that meant "not fetched yet".
+    mutating func resend(_ type: ResourceType, name: String) -> [Response]
+    static func describe(_ response: Response) -> (type: ResourceType, version: String, resources: [Resource])
+    static func wire(_ response: Response, body: (Resource) throws -> Google_Protobuf_Any) rethrows -> Wire
 }
 
 extension SotWStream: StreamFlavour {
@@ -25,8 +32,13 @@ extension SotWStream: StreamFlavour {
     static func subscriptions(of request: Envoy_Service_Discovery_V3_DiscoveryRequest) -> (typeURL: String, names: [String]) {
         (request.typeURL, request.resourceNames)
     }
-    static func describe(_ response: Response) -> (type: ResourceType, version: String, wire: Envoy_Service_Discovery_V3_DiscoveryResponse) {
-        (response.type, response.version, response.message)
+    static func describe(_ response: Response) -> (type: ResourceType, version: String, resources: [Resource]) {
+        (response.type, response.version, response.resources)
+    }
+    static func wire(
+        _ response: Response, body: (Resource) throws -> Google_Protobuf_Any
+    ) rethrows -> Envoy_Service_Discovery_V3_DiscoveryResponse {
+        try response.message(body: body)
     }
 }
 
@@ -39,7 +51,12 @@ extension DeltaStream: StreamFlavour {
     static func subscriptions(of request: Envoy_Service_Discovery_V3_DeltaDiscoveryRequest) -> (typeURL: String, names: [String]) {
         (request.typeURL, request.resourceNamesSubscribe)
     }
-    static func describe(_ response: Response) -> (type: ResourceType, version: String, wire: Envoy_Service_Discovery_V3_DeltaDiscoveryResponse) {
-        (response.type, response.systemVersion, response.message)
+    static func describe(_ response: Response) -> (type: ResourceType, version: String, resources: [Resource]) {
+        (response.type, response.systemVersion, response.resources)
+    }
+    static func wire(
+        _ response: Response, body: (Resource) throws -> Google_Protobuf_Any
+    ) rethrows -> Envoy_Service_Discovery_V3_DeltaDiscoveryResponse {
+        try response.message(body: body)
     }
 }

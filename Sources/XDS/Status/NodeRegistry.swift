@@ -184,6 +184,12 @@ public final class NodeRegistry: Sendable {
                     }
                     changes += state.evictOldest(beyond: maxRemembered)
                 }
+            case .fetching(let type, let name, let version, let attempt):
+                guard type.sendsOneAtATime else { break }
+                var filter = entry.status.filters[name] ?? .init(acked: nil, rejected: state.remembered[nodeID]?[name])
+                let since = filter.fetching?.version == version ? filter.fetching!.since : Date()
+                filter.fetching = .init(version: version, since: since, attempts: attempt)
+                entry.status.filters[name] = filter
             case .holds, .staleNonce, .unknownType:
                 break
             }
@@ -196,6 +202,8 @@ public final class NodeRegistry: Sendable {
             if let pushToAck { Timer(label: "qpilot_xds_push_to_ack_seconds").recordNanoseconds(pushToAck.nanoseconds) }
         case .nack(let type, _, _, _):
             Counter(label: "qpilot_xds_nacks_total", dimensions: [("type", type.description)]).increment()
+        case .fetching(let type, _, _, _):
+            Counter(label: "qpilot_xds_fetch_retries_total", dimensions: [("type", type.description)]).increment()
         case .holds, .staleNonce, .unknownType:
             break
         }

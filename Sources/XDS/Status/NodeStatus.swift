@@ -30,16 +30,35 @@ public struct NodeStatus: Sendable, Equatable, Codable {
         }
     }
 
+    /// A version whose module the node is downloading: Envoy refused it until it holds the
+    /// module, and qpilot sends it again (remote delivery).
+    public struct Fetching: Sendable, Equatable, Codable {
+        public var version: String
+        public var since: Date
+        /// Sends of this version so far.
+        public var attempts: Int
+
+        public init(version: String, since: Date, attempts: Int) {
+            self.version = version
+            self.since = since
+            self.attempts = attempts
+        }
+    }
+
     /// Where one ECDS resource (one middleware's filter config) stands on this node.
     public struct FilterState: Sendable, Equatable, Codable {
         /// The version Envoy ACKed and runs, as far as qpilot knows.
         public var acked: String?
         /// A version Envoy refused; while it is the desired one, the node is `nacked`.
         public var rejected: Rejection?
+        /// A version waiting for its module to be downloaded; while it is the desired one, the
+        /// node is `fetching`.
+        public var fetching: Fetching?
 
-        public init(acked: String?, rejected: Rejection?) {
+        public init(acked: String?, rejected: Rejection?, fetching: Fetching? = nil) {
             self.acked = acked
             self.rejected = rejected
+            self.fetching = fetching
         }
     }
 
@@ -70,6 +89,7 @@ public struct NodeStatus: Sendable, Equatable, Codable {
         guard let snapshot else { return lastNack != nil ? .nacked : .pending }
         if !rejectedFilters(against: snapshot).isEmpty { return .nacked }
         if let lastNack, lastNack.type != .extensionConfig { return .nacked }
+        if !fetchingFilters(desired: snapshot.filterVersions).isEmpty { return .fetching }
         // On-demand types (certificates) are not config: each node holds what it asked for.
         for type in ResourceType.allCases where !type.isOnDemand && (sent[type] != nil || acked[type] != nil) {
             if type.sendsOneAtATime {
@@ -85,6 +105,11 @@ public struct NodeStatus: Sendable, Equatable, Codable {
     /// The ECDS resources whose desired version (name → version) this node refused.
     public func rejectedFilters(desired: [String: String]) -> [String: Rejection] {
         filters.compactMapValues { filter in filter.rejected }.filter { desired[$0.key] == $0.value.version }
+    }
+
+    /// The ECDS resources whose desired version (name → version) this node is fetching the module of.
+    public func fetchingFilters(desired: [String: String]) -> [String: Fetching] {
+        filters.compactMapValues(\.fetching).filter { desired[$0.key] == $0.value.version && filters[$0.key]?.acked != $0.value.version }
     }
 
     /// The ECDS resources whose version in the snapshot this node refused.

@@ -1,0 +1,85 @@
+/// What a stream does when Envoy NACKs a resource whose module it fetches by URL (`remote`
+/// delivery with `nack_on_code_cache_miss`).
+///
+/// Envoy 1.40 NACKs the first config that names a module it does not hold, with the same message
+/// as a module whose `proxy_on_configure` fails, and downloads the module in the background. The
+/// module endpoint reports this stream's downloads (`ModuleFetches`), so:
+/// - the node downloaded the whole module a while before the refused config was sent: Envoy built
+///   it from its cache, so the NACK is real;
+/// - a download is running, or ended just now: resend once it has ended (Envoy keys its cache by
+///   sha256, and the resend carries a new attempt number, so Envoy builds it instead of skipping
+///   it as the config it refused);
+/// - a download failed: Envoy caches the failure for 10 s, so resend after that, a few times;
+/// - nothing seen: Envoy may not have started yet, or holds the module from before qpilot last
+///   saw it; resend after a short backoff, and after a few such tries the NACK is real, with a
+///   note that no download was seen.
+/// The same version refused before (remembered across reconnects and restarts) is real at once.
+public struct FetchRetry: Sendable, Equatable {
+    /// What to do with one NACK.
+    public enum Decision: Sendable, Equatable {
+        /// Report the NACK; `note` is added to Envoy's message.
+        case reject(note: String?)
+        /// Report the node as fetching, wait, and send the resource again.
+        case retry(Wait)
+    }
+
+    /// How long to wait before resending.
+    public enum Wait: Sendable, Equatable {
+        /// A fixed time.
+        case delay(Duration)
+        /// Until the node's running download ends (at most `limit`), then `settle`.
+        case downloadEnds(limit: Duration)
+        /// Until the node starts or ends a download, at most `limit`; a start then waits for its end.
+        case downloadOr(limit: Duration)
+    }
+
+    /// How long after the end of a download Envoy is trusted to hold the module: it checks the
+    /// sha256 and fills its cache when the response arrives, on another connection than ADS.
+    public static let settle = Duration.milliseconds(250)
+    /// Envoy caches a failed download for 10 s (CODE_CACHE_SECONDS_NEGATIVE_CACHING).
+    public static let failureCache = Duration.seconds(11)
+    /// Resends with no download seen before the NACK counts as real.
+    public static let unseenAttempts = 4
+    /// Resends after failed downloads before the NACK counts as real.
+    public static let failedAttempts = 3
+    /// The most sends of one version on one stream.
+    public static let maxAttempts = 12
+    /// The longest wait for a running download.
+    public static let downloadLimit = Duration.seconds(300)
+
+    public init() {}
+
+    /// - Parameters:
+    ///   - attempt: how many times this version was sent on this stream, the refused one included.
+    ///   - download: the node's latest download of the module on this stream, if any.
+    ///   - sentAt: when the refused config was sent.
+    ///   - refusedBefore: the node refused this same version before (a remembered rejection).
+    ///   - failures: downloads of this version that failed so far on this stream.
+    public static func decide(
+        attempt: Int, download: ModuleFetches.Record?, sentAt: ContinuousClock.Instant, refusedBefore: Bool, failures: Int
+    ) -> Decision {
+        if refusedBefore { return .reject(note: nil) }
+        guard attempt < maxAttempts else {
+            return .reject(note: "qpilot sent it \(attempt) times while the node was fetching the module")
+        }
+        switch download?.event {
+        case .completed:
+            if let download, download.at + settle <= sentAt { return .reject(note: nil) }
+            return .retry(.delay(settle))
+        case .started:
+            return .retry(.downloadEnds(limit: downloadLimit))
+        case .failed(let reason):
+            guard failures < failedAttempts else {
+                return .reject(note: "the node could not download the module from qpilot's module endpoint: \(reason)")
+            }
+            return .retry(.delay(failureCache))
+        case nil:
+            guard attempt < unseenAttempts else {
+                return .reject(
+                    note:
+                        "qpilot saw no download of the module by this node since it connected: the node holds it from before (the NACK is about the module or its configuration), or cannot reach qpilot's module endpoint")
+            }
+            return .retry(.downloadOr(limit: .milliseconds(500) * (1 << (attempt - 1))))
+        }
+    }
+}
