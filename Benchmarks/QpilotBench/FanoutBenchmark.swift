@@ -302,16 +302,17 @@ enum FanoutBenchmark {
                         ack.errorDetail = status
                         fleet.countFetchingNack()
                         let (sha256, url) = missing
-                        Task {
+                        if held.startFetch(sha256) { Task {
                             do {
                                 guard let downloader = fleet.downloader else { throw BenchError("no downloader") }
                                 let bytes = try await downloader.download(url)
                                 fleet.count(download: bytes)
                                 held.insert(sha256)
                             } catch {
+                                held.failed(sha256)
                                 fleet.fail("stream \(index): download of \(url): \(error)")
                             }
-                        }
+                        } }
                     } else {
                         ackedExtension = message.versionInfo
                     }
@@ -433,11 +434,21 @@ final class Fleet: Sendable {
     }
 }
 
-/// The modules one stream's Envoy holds, by sha256: its remote code cache.
+/// The modules one stream's Envoy holds, by sha256: its remote code cache. As Envoy's, a module
+/// being downloaded is not downloaded again.
 final class HeldModules: Sendable {
-    private let modules = Mutex<Set<String>>([])
-    func contains(_ sha256: String) -> Bool { modules.withLock { $0.contains(sha256) } }
-    func insert(_ sha256: String) { modules.withLock { _ = $0.insert(sha256) } }
+    private let modules = Mutex<[String: Bool]>([:])
+    func contains(_ sha256: String) -> Bool { modules.withLock { $0[sha256] == true } }
+    /// True when the download should start: the module is neither held nor on its way.
+    func startFetch(_ sha256: String) -> Bool {
+        modules.withLock { modules in
+            guard modules[sha256] == nil else { return false }
+            modules[sha256] = false
+            return true
+        }
+    }
+    func insert(_ sha256: String) { modules.withLock { $0[sha256] = true } }
+    func failed(_ sha256: String) { modules.withLock { $0[sha256] = nil } }
 }
 
 /// Downloads modules as the streams' Envoys would, over one pool of HTTP/1.1 connections, reading

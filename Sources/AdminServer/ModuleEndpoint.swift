@@ -88,6 +88,9 @@ public enum ModuleEndpoint {
             } catch let error as HTTPError {
                 report?(.failed("qpilot answered \(error.status.code): \(error.body ?? "")"))
                 throw error
+            } catch {
+                report?(.failed("qpilot could not answer: \(error)"))
+                throw error
             }
         }
         return router

@@ -22,13 +22,14 @@ struct FetchRetryTests {
     @Test("a download that ended before the config was sent makes the NACK real")
     func completedBefore() {
         #expect(Self.decide(Self.record(.completed, .seconds(-5))) == .reject(note: nil))
-        #expect(Self.decide(attempt: 3, Self.record(.completed, .seconds(-1))) == .reject(note: nil))
+        #expect(Self.decide(attempt: 3, Self.record(.completed, .seconds(-3))) == .reject(note: nil))
     }
 
-    @Test("a download that ended just before or after the send is resent after the settle time")
+    @Test("a download that ended just before or after the send is resent after the settle time; one that ended a little earlier, a second later")
     func completedJustNow() {
         #expect(Self.decide(Self.record(.completed, .milliseconds(-100))) == .retry(.delay(FetchRetry.settle)))
         #expect(Self.decide(Self.record(.completed, .milliseconds(30))) == .retry(.delay(FetchRetry.settle)))
+        #expect(Self.decide(attempt: 2, Self.record(.completed, .seconds(-1))) == .retry(.delay(.seconds(1))))
     }
 
     @Test("a running download is waited for")
@@ -60,10 +61,14 @@ struct FetchRetryTests {
         #expect(note?.contains("saw no download") == true)
     }
 
-    @Test("a version this node refused before is real at once, and sends are bounded")
+    @Test("a version this node refused before gets one resend (a lost module cache), not more unless a download runs; sends are bounded")
     func refusedBeforeAndBounded() {
-        #expect(Self.decide(nil, refusedBefore: true) == .reject(note: nil))
-        #expect(Self.decide(Self.record(.started, .zero), refusedBefore: true) == .reject(note: nil))
+        #expect(Self.decide(attempt: 1, nil, refusedBefore: true) == .retry(.downloadOr(limit: .milliseconds(500))))
+        #expect(Self.decide(attempt: 2, nil, refusedBefore: true) == .reject(note: nil))
+        #expect(Self.decide(attempt: 2, Self.record(.completed, .seconds(-5)), refusedBefore: true) == .reject(note: nil))
+        #expect(
+            Self.decide(attempt: 2, Self.record(.started, .zero), refusedBefore: true)
+                == .retry(.downloadEnds(limit: FetchRetry.downloadLimit)))
         guard case .reject(let note) = Self.decide(attempt: FetchRetry.maxAttempts, Self.record(.started, .zero)) else {
             Issue.record("expected a rejection")
             return
@@ -95,6 +100,23 @@ struct ModuleFetchesTests {
         #expect(fetches.latest(token: token, content: Self.digest) == nil)
         fetches.record(query: "\(token)-3", content: Self.digest, .completed)
         #expect(fetches.counts.records == 0, "a closed stream's token is not recorded")
+    }
+
+    @Test("a request that fails after a newer one started or completed does not hide it")
+    func staleFailure() throws {
+        let fetches = ModuleFetches()
+        let token = fetches.open()
+        fetches.record(token: token, content: Self.digest, .started)
+        fetches.record(token: token, content: Self.digest, .started)
+        fetches.record(token: token, content: Self.digest, .failed("gone"))
+        #expect(fetches.latest(token: token, content: Self.digest)?.event == .started, "the other one still runs")
+        fetches.record(token: token, content: Self.digest, .completed)
+        fetches.record(token: token, content: Self.digest, .failed("late"))
+        #expect(fetches.latest(token: token, content: Self.digest)?.event == .completed)
+        // A new download after that, which fails, is recorded.
+        fetches.record(token: token, content: Self.digest, .started)
+        fetches.record(token: token, content: Self.digest, .failed("404"))
+        #expect(fetches.latest(token: token, content: Self.digest)?.event == .failed("404"))
     }
 
     @Test("a stream's records are bounded: the oldest contents go first")

@@ -107,7 +107,7 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
         case request(Request)
         case snapshot(Snapshot)
         /// Time to send a resource again whose module the node was fetching.
-        case resend(ResourceType, name: String, version: String)
+        case resend(ResourceType, name: String, version: String, attempt: Int)
         case end
         case failed(any Error)
     }
@@ -133,7 +133,8 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
             if let token = remote.token { fetches?.close(token) }
         }
 
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        // Discarding: the resend waits end on their own, and must not pile up for the stream's life.
+        try await withThrowingDiscardingTaskGroup { group in
             group.addTask {
                 do {
                     for try await request in requests { await inputs.send(.request(request)) }
@@ -195,7 +196,7 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
                     let triaged = triage(events, snapshot: machine.snapshot, node: identity!.node, &remote) { wait in
                         group.addTask {
                             await wait.run()
-                            await inputs.send(.resend(wait.type, name: wait.name, version: wait.version))
+                            await inputs.send(.resend(wait.type, name: wait.name, version: wait.version, attempt: wait.attempt))
                         }
                     }
                     record(triaged, identity!)
@@ -205,9 +206,10 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
                     remote.forget(keeping: snapshot)
                     record(machine.drainEvents(), identity!)
                     try await send(responses, Flavour.self, writer, identity!, &remote)
-                case .resend(let type, let name, let version):
-                    // Only while that version is still the one the node waits for.
-                    guard remote.sent[name]?.version == version, machine.snapshot?.resources(of: type)[name]?.version == version
+                case .resend(let type, let name, let version, let attempt):
+                    // Only while the send that was refused is still the latest of that resource.
+                    guard let sent = remote.sent[name], sent.version == version, sent.attempt == attempt, sent.awaitingResend,
+                        machine.snapshot?.resources(of: type)[name]?.version == version
                     else { continue }
                     try await send(machine.resend(type, name: name), Flavour.self, writer, identity!, &remote)
                 case .end:
@@ -241,6 +243,14 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
     ) -> [ProtocolEvent] {
         guard let fetches, let token = remote.token else { return events }
         return events.map { event in
+            if case .ack(let type, _, let resources) = event, type.sendsOneAtATime {
+                // Every send of such a resource differs from any before it (the stream's token and
+                // counter), so Envoy built what it ACKs: it cannot be the skipped re-send of a
+                // config it refused, and an older refusal of that version no longer holds.
+                let built = resources.filter { remote.sent[$0.key]?.version == $0.value }.map(\.key)
+                if !built.isEmpty { nodes.forgetRejections(of: node, names: built) }
+                return event
+            }
             guard case .nack(let type, let typeVersion, let message, let resources) = event, type.sendsOneAtATime,
                 resources.count == 1, let (name, version) = resources.first,
                 let fetched = snapshot?.resources(of: type)[name].flatMap({ $0.version == version ? $0.fetched : nil }),
@@ -260,10 +270,11 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
                 guard let note else { return event }
                 return .nack(type, version: typeVersion, message: ProtocolEvent.shown("\(message) (\(note))"), resources: resources)
             case .retry(let wait):
+                remote.sent[name]?.awaitingResend = true
                 schedule(
                     ResendWait(
-                        type: type, name: name, version: version, wait: wait, fetches: fetches, token: token,
-                        content: fetched.key, after: download?.sequence ?? 0))
+                        type: type, name: name, version: version, attempt: sent.attempt, wait: wait, fetches: fetches,
+                        token: token, content: fetched.key, after: download?.sequence ?? 0))
                 return .fetching(type, name: name, version: version, attempt: sent.attempt)
             }
         }
@@ -314,8 +325,8 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
             let (type, version, _) = Flavour.describe(response)
             let wire = try Flavour.wire(response) { resource in
                 guard let fetched = resource.fetched, let token = remote.token else { return resource.body }
-                let attempt = remote.sending(resource.name, version: resource.version)
-                return try fetched.render("s=\(token)-\(attempt)")
+                let count = remote.sending(resource.name, version: resource.version)
+                return try fetched.render("s=\(token)-\(count)")
             }
             try await writer.write(wire)
             nodes.recordSent(type, version: version, nodeID: identity.node, stream: identity.stream)
@@ -333,24 +344,35 @@ struct RemoteSends {
         var failures = 0
         /// The latest failed download already counted in `failures`.
         var countedFailure = 0
+        /// A NACK of this send was taken as "still fetching", and a resend is scheduled.
+        var awaitingResend = false
     }
 
     /// This stream's token at the module endpoint; nil when downloads are not watched.
     let token: String?
     var sent: [String: Sent] = [:]
+    /// Sends of such resources on this stream, for the URL query: no two sends on a stream are
+    /// the same bytes, whatever happened in between (a resource removed and restored).
+    private var counter = 0
 
-    /// Notes a send and returns its attempt number: 1 for a new version, one more for each
-    /// resend of the same version, so that no two sends on a stream are the same bytes.
+    init(token: String?) {
+        self.token = token
+    }
+
+    /// Notes a send and returns the stream's send counter for its URL. `attempt` counts the
+    /// sends of one version, for `FetchRetry`.
     mutating func sending(_ name: String, version: String) -> Int {
         let now = ContinuousClock.now
+        counter += 1
         if var entry = sent[name], entry.version == version {
             entry.attempt += 1
             entry.at = now
+            entry.awaitingResend = false
             sent[name] = entry
-            return entry.attempt
+        } else {
+            sent[name] = Sent(version: version, attempt: 1, at: now)
         }
-        sent[name] = Sent(version: version, attempt: 1, at: now)
-        return 1
+        return counter
     }
 
     /// Forgets resources the snapshot no longer has.
@@ -366,6 +388,8 @@ struct ResendWait: Sendable {
     let type: ResourceType
     let name: String
     let version: String
+    /// The refused send's attempt: a resend goes only if it is still the latest.
+    let attempt: Int
     let wait: FetchRetry.Wait
     let fetches: ModuleFetches
     let token: String

@@ -4,8 +4,10 @@
 /// Envoy 1.40 NACKs the first config that names a module it does not hold, with the same message
 /// as a module whose `proxy_on_configure` fails, and downloads the module in the background. The
 /// module endpoint reports this stream's downloads (`ModuleFetches`), so:
-/// - the node downloaded the whole module a while before the refused config was sent: Envoy built
-///   it from its cache, so the NACK is real;
+/// - the node downloaded the whole module a while (`trusted`) before the refused config was sent:
+///   Envoy built it from its cache, so the NACK is real. The module endpoint sees a download end
+///   when the last bytes are handed to the kernel, which can be well before Envoy has read them
+///   (a slow link, a busy Envoy), so a NACK soon after a download is resent, once a second;
 /// - a download is running, or ended just now: resend once it has ended (Envoy keys its cache by
 ///   sha256, and the resend carries a new attempt number, so Envoy builds it instead of skipping
 ///   it as the config it refused);
@@ -13,7 +15,8 @@
 /// - nothing seen: Envoy may not have started yet, or holds the module from before qpilot last
 ///   saw it; resend after a short backoff, and after a few such tries the NACK is real, with a
 ///   note that no download was seen.
-/// The same version refused before (remembered across reconnects and restarts) is real at once.
+/// The same version refused before (remembered across reconnects and restarts) gets one resend at
+/// most, unless a download is running.
 public struct FetchRetry: Sendable, Equatable {
     /// What to do with one NACK.
     public enum Decision: Sendable, Equatable {
@@ -36,6 +39,8 @@ public struct FetchRetry: Sendable, Equatable {
     /// How long after the end of a download Envoy is trusted to hold the module: it checks the
     /// sha256 and fills its cache when the response arrives, on another connection than ADS.
     public static let settle = Duration.milliseconds(250)
+    /// How long after the end of its download a node is sure to hold the module.
+    public static let trusted = Duration.seconds(3)
     /// Envoy caches a failed download for 10 s (CODE_CACHE_SECONDS_NEGATIVE_CACHING).
     public static let failureCache = Duration.seconds(11)
     /// Resends with no download seen before the NACK counts as real.
@@ -53,19 +58,21 @@ public struct FetchRetry: Sendable, Equatable {
     ///   - attempt: how many times this version was sent on this stream, the refused one included.
     ///   - download: the node's latest download of the module on this stream, if any.
     ///   - sentAt: when the refused config was sent.
-    ///   - refusedBefore: the node refused this same version before (a remembered rejection).
+    ///   - refusedBefore: the node refused this same version before (a remembered rejection): one
+    ///     resend is still tried, for an Envoy that lost its module cache, but no more.
     ///   - failures: downloads of this version that failed so far on this stream.
     public static func decide(
         attempt: Int, download: ModuleFetches.Record?, sentAt: ContinuousClock.Instant, refusedBefore: Bool, failures: Int
     ) -> Decision {
-        if refusedBefore { return .reject(note: nil) }
+        if refusedBefore, attempt >= 2, download?.event != .started { return .reject(note: nil) }
         guard attempt < maxAttempts else {
             return .reject(note: "qpilot sent it \(attempt) times while the node was fetching the module")
         }
         switch download?.event {
         case .completed:
-            if let download, download.at + settle <= sentAt { return .reject(note: nil) }
-            return .retry(.delay(settle))
+            guard let download, download.at + settle <= sentAt else { return .retry(.delay(settle)) }
+            if download.at + trusted <= sentAt { return .reject(note: nil) }
+            return .retry(.delay(.seconds(1)))
         case .started:
             return .retry(.downloadEnds(limit: downloadLimit))
         case .failed(let reason):

@@ -41,6 +41,8 @@ public final class ModuleFetches: Sendable {
     private struct State {
         var tokens: Set<String> = []
         var records: [Key: Record] = [:]
+        /// Downloads started and not ended, per stream and content.
+        var running: [Key: Int] = [:]
         var byToken: [String: Set<String>] = [:]
         var waiters: [Int: Waiter] = [:]
         var nextWaiter = 0
@@ -69,6 +71,7 @@ public final class ModuleFetches: Sendable {
             state.tokens.remove(token)
             for content in state.byToken.removeValue(forKey: token) ?? [] {
                 state.records[Key(token: token, content: content)] = nil
+                state.running[Key(token: token, content: content)] = nil
             }
             let ids = state.waiters.filter { $0.value.key.token == token }.map(\.key)
             return ids.compactMap { state.waiters.removeValue(forKey: $0)?.continuation }
@@ -94,6 +97,16 @@ public final class ModuleFetches: Sendable {
         let key = Key(token: token, content: content)
         let woken = state.withLock { state -> [(CheckedContinuation<Record?, Never>, Record)] in
             guard state.tokens.contains(token) else { return [] }
+            // Envoy may give up on a request and retry: an older request that ends later must not
+            // hide a newer one that runs or ended well.
+            switch event {
+            case .started:
+                state.running[key, default: 0] += 1
+            case .completed, .failed:
+                let left = max(0, (state.running[key] ?? 0) - 1)
+                state.running[key] = left == 0 ? nil : left
+                if case .failed = event, left > 0 || state.records[key]?.event == .completed { return [] }
+            }
             state.sequence += 1
             let record = Record(event: event, at: now, sequence: state.sequence)
             if state.records[key] == nil {
@@ -103,6 +116,7 @@ public final class ModuleFetches: Sendable {
                 }) {
                     contents.remove(oldest)
                     state.records[Key(token: token, content: oldest)] = nil
+                    state.running[Key(token: token, content: oldest)] = nil
                 }
                 contents.insert(content)
                 state.byToken[token] = contents

@@ -210,6 +210,15 @@ public final class NodeRegistry: Sendable {
         return changes
     }
 
+    /// Forgets the remembered rejections of these resources of a node: it ACKed a version it
+    /// had to build (a resource rendered anew for each send), so no older refusal holds.
+    public func forgetRejections(of nodeID: String, names: [String]) {
+        state.withLock { state in
+            let changes = names.compactMap { state.forget(nodeID, $0) ? RejectionChange.forget(node: nodeID, resource: $0) : nil }
+            if !changes.isEmpty { log?.enqueue(changes) }
+        }
+    }
+
     /// Counts a response sent.
     public func recordSent(_ type: ResourceType, version: String, nodeID: String, stream: Int) {
         let now = ContinuousClock.now
