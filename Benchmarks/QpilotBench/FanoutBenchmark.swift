@@ -107,7 +107,8 @@ enum FanoutBenchmark {
         let rssBefore = try residentKilobytes(pid: options.pid)
         print("qpilot pid \(options.pid): VmRSS \(rssBefore) KB before the streams")
 
-        let fleet = Fleet(downloader: Downloader())
+        // One connection per stream at most, as every Envoy has its own.
+        let fleet = Fleet(downloader: Downloader(connections: options.streams))
         defer { fleet.downloader?.shutdown() }
         let connections = (options.streams + options.perConnection - 1) / options.perConnection
         var clients: [GRPCClient<HTTP2ClientTransport.Posix>] = []
@@ -459,16 +460,28 @@ final class Downloader: Sendable {
     init(connections: Int = 256) {
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: connections)
-        configuration.timeout = .init(connect: .seconds(30), read: .seconds(120))
+        // Thousands of downloads queue for the pool's connections: the wait for one counts
+        // against the connect timeout, so it is long.
+        configuration.timeout = .init(connect: .seconds(900), read: .seconds(120))
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
+    /// Retries as Envoy's `qpilot_modules` fetch does (5 retries, 1–10 s backoff).
     func download(_ url: String) async throws -> Int {
-        let response = try await client.execute(HTTPClientRequest(url: url), timeout: .seconds(300))
-        guard response.status == .ok else { throw BenchError("\(url): \(response.status)") }
-        var bytes = 0
-        for try await chunk in response.body { bytes += chunk.readableBytes }
-        return bytes
+        var delay = Duration.seconds(1)
+        for attempt in 0... {
+            do {
+                let response = try await client.execute(HTTPClientRequest(url: url), timeout: .seconds(900))
+                guard response.status == .ok else { throw BenchError("\(url): \(response.status)") }
+                var bytes = 0
+                for try await chunk in response.body { bytes += chunk.readableBytes }
+                return bytes
+            } catch where attempt < 5 {
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(10))
+            }
+        }
+        throw BenchError("unreachable")
     }
 
     func shutdown() { try? client.syncShutdown() }

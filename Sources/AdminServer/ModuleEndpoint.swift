@@ -37,6 +37,9 @@ public enum ModuleEndpoint {
     /// sha256, and what happened. Must not block.
     public typealias DownloadObserver = @Sendable (_ stream: String, _ digest: String, _ event: DownloadEvent) -> Void
 
+    /// Connections the kernel queues before qpilot accepts them: after a push, every Envoy of a
+    /// fleet connects at once (the kernel caps it at net.core.somaxconn).
+    public static let backlog = 4096
     /// Bodies written at once; the rest wait.
     public static let maxConcurrentDownloads = 256
     /// The slice of a module written at a time, so a slow reader holds one slice in flight.
@@ -50,7 +53,7 @@ public enum ModuleEndpoint {
         Application(
             router: router(store: store, ready: ready),
             server: HTTPServerSettings.http1(idleTimeout: idleTimeout),
-            configuration: .init(address: .hostname(host, port: port), serverName: "qpilot"),
+            configuration: .init(address: .hostname(host, port: port), serverName: "qpilot", backlog: backlog),
             logger: logger)
     }
 

@@ -154,7 +154,9 @@ public struct QpilotRuntime: Sendable {
         }
         let moduleEndpoint = Application(
             router: moduleRouter, server: serverBuilder,
-            configuration: .init(address: .hostname(server.modules.address.host, port: server.modules.address.port), serverName: "qpilot"),
+            configuration: .init(
+                address: .hostname(server.modules.address.host, port: server.modules.address.port), serverName: "qpilot",
+                backlog: ModuleEndpoint.backlog),
             logger: logger)
         let metrics = QpilotMetrics.shared
         let admin = AdminAPI.application(

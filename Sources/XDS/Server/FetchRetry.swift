@@ -44,7 +44,7 @@ public struct FetchRetry: Sendable, Equatable {
     /// Envoy caches a failed download for 10 s (CODE_CACHE_SECONDS_NEGATIVE_CACHING).
     public static let failureCache = Duration.seconds(11)
     /// Resends with no download seen before the NACK counts as real.
-    public static let unseenAttempts = 4
+    public static let unseenAttempts = 6
     /// Resends after failed downloads before the NACK counts as real.
     public static let failedAttempts = 3
     /// The most sends of one version on one stream.
