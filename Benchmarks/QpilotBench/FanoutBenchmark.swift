@@ -43,11 +43,14 @@ enum FanoutBenchmark {
         var rounds = 5
         /// `inline`, `file` or `remote`; nil lets qpilot choose by size.
         var delivery: String?
+        /// One module cache for every stream: the first stream's download serves all (the
+        /// control plane's work without a download storm from one machine).
+        var sharedCache = false
 
         static let usage = """
             usage: qpilot-bench fanout --xds HOST:PORT --admin http://HOST:PORT --token-file FILE --pid QPILOT_PID
                                        --module /abs/path.wasm [--streams N] [--per-connection N] [--rounds N]
-                                       [--delivery inline|remote]
+                                       [--delivery inline|remote] [--shared-cache]
             """
 
         init(_ arguments: [String]) throws {
@@ -74,6 +77,7 @@ enum FanoutBenchmark {
                 case "--rounds": rounds = Int(try value()) ?? 0
                 case "--module": module = try value()
                 case "--delivery": delivery = try value()
+                case "--shared-cache": sharedCache = true
                 default: throw BenchError(Self.usage)
                 }
                 index += 1
@@ -108,7 +112,7 @@ enum FanoutBenchmark {
         print("qpilot pid \(options.pid): VmRSS \(rssBefore) KB before the streams")
 
         // One connection per stream at most, as every Envoy has its own.
-        let fleet = Fleet(downloader: Downloader(connections: options.streams))
+        let fleet = Fleet(downloader: Downloader(connections: options.streams), sharedCache: options.sharedCache ? HeldModules() : nil)
         defer { fleet.downloader?.shutdown() }
         let connections = (options.streams + options.perConnection - 1) / options.perConnection
         var clients: [GRPCClient<HTTP2ClientTransport.Posix>] = []
@@ -126,7 +130,9 @@ enum FanoutBenchmark {
                 for index in first..<min(options.streams, first + options.perConnection) {
                     group.addTask {
                         do {
-                            try await runStream(index: index, client: ads, middleware: options.middleware, fleet: fleet)
+                            try await runStream(
+                                index: index, client: ads, middleware: options.middleware, fleet: fleet,
+                                held: fleet.sharedCache ?? HeldModules())
                         } catch is CancellationError {
                         } catch {
                             fleet.fail("stream \(index): \(error)")
@@ -158,6 +164,9 @@ enum FanoutBenchmark {
             // 2. Config changes: PUT, then wait for every stream's ACK of the new ECDS version.
             var reach: [Double] = []
             var allProcessed: [Double] = []
+            var puts: [Double] = []
+            var getLatencies: [Double] = []
+            var rssByRound: [Int] = []
             var lastRevision = 0
             for round in 1...options.rounds {
                 let baseline = fleet.state.withLock { $0.ecdsAcked.count == 1 ? $0.ecdsAcked.first?.key : nil }
@@ -165,8 +174,20 @@ enum FanoutBenchmark {
                 let acksBefore = try await admin.pushToAckCount()
                 let trafficBefore = fleet.state.withLock { $0.traffic }
                 let (qpilotCPU, benchCPU) = (try cpuSeconds(pid: options.pid), try cpuSeconds(pid: nil))
+                // The admin API while the change goes out: GET /v1/middleware/<name> in a loop.
+                let probe = Task { () -> [Double] in
+                    var latencies: [Double] = []
+                    while !Task.isCancelled {
+                        let began = ContinuousClock.now
+                        guard (try? await admin.getMiddleware(options.middleware)) != nil else { break }
+                        latencies.append(milliseconds(ContinuousClock.now - began))
+                        try? await Task.sleep(for: .milliseconds(5))
+                    }
+                    return latencies
+                }
                 let start = ContinuousClock.now
                 let (revision, putSeconds) = try await put()
+                puts.append(putSeconds)
                 lastRevision = revision
                 let version = try await fleet.wait(timeout: .seconds(120)) { state -> String?? in
                     if !state.failures.isEmpty { return .some(nil) }
@@ -176,6 +197,8 @@ enum FanoutBenchmark {
                     return .some(entry.key)
                 }
                 guard let version else { throw BenchError(fleet.state.withLock { $0.failures.prefix(5).joined(separator: "\n") }) }
+                probe.cancel()
+                getLatencies += await probe.value
                 let (qpilotUsed, benchUsed) = (
                     try cpuSeconds(pid: options.pid) - qpilotCPU, try cpuSeconds(pid: nil) - benchCPU
                 )
@@ -201,12 +224,27 @@ enum FanoutBenchmark {
                 print(String(
                     format: "  CPU from the PUT to the last ACK: qpilot %.2f s, this benchmark %.2f s; qpilot VmRSS %d KB",
                     qpilotUsed, benchUsed, try residentKilobytes(pid: options.pid)))
+                rssByRound.append(try residentKilobytes(pid: options.pid))
                 let traffic = fleet.state.withLock { $0.traffic }
                 print(String(
                     format: "  ADS resource bytes per stream for this change: %.0f B; module downloads %d, NACKs while fetching %d",
                     Double(traffic.adsBytes - trafficBefore.adsBytes) / Double(options.streams),
                     traffic.downloads - trafficBefore.downloads, traffic.fetchingNacks - trafficBefore.fetchingNacks))
                 try await Task.sleep(for: .seconds(1))
+            }
+            let sortedPuts = puts.sorted()
+            let sortedGets = getLatencies.sorted()
+            if !sortedGets.isEmpty {
+                print(String(
+                    format: "admin API during the changes: PUT answered p50 %.0f ms, p99 %.0f ms, max %.0f ms over %d; GET /v1/middleware/%@ p50 %.1f ms, p99 %.1f ms, max %.1f ms over %d",
+                    median(sortedPuts) * 1000, percentile(sortedPuts, 99) * 1000, sortedPuts.last! * 1000, sortedPuts.count,
+                    options.middleware as NSString, median(sortedGets), percentile(sortedGets, 99), sortedGets.last!, sortedGets.count))
+            }
+            if rssByRound.count >= 10 {
+                print(String(
+                    format: "qpilot VmRSS after change 10: %d KB, after change %d: %d KB (%+.1f%%)",
+                    rssByRound[9], rssByRound.count, rssByRound.last!,
+                    (Double(rssByRound.last!) / Double(rssByRound[9]) - 1) * 100))
             }
             let sorted = reach.sorted()
             print(String(
@@ -232,7 +270,7 @@ enum FanoutBenchmark {
     /// One ADS stream, as Envoy drives it.
     static func runStream(
         index: Int, client: Envoy_Service_Discovery_V3_AggregatedDiscoveryService.Client<HTTP2ClientTransport.Posix>,
-        middleware: String, fleet: Fleet
+        middleware: String, fleet: Fleet, held: HeldModules
     ) async throws {
         let (outbox, send) = AsyncStream.makeStream(of: Envoy_Service_Discovery_V3_DiscoveryRequest.self)
         var node = Envoy_Config_Core_V3_Node()
@@ -249,8 +287,7 @@ enum FanoutBenchmark {
 
         let routes = [Names.egressRoute, Names.calloutRoute]
         let filters = [Names.filter(middleware)]
-        // This stream's Envoy: the modules it holds (by sha256), as Envoy's remote code cache.
-        let held = HeldModules()
+        // `held`: this stream's Envoy's modules (by sha256), as Envoy's remote code cache.
         let request = StreamingClientRequest(of: Envoy_Service_Discovery_V3_DiscoveryRequest.self) { writer in
             // Writes requests in order; after writing an ACK, records it.
             var acked: Set<String> = []
@@ -386,9 +423,12 @@ final class Fleet: Sendable {
     let state = Mutex(State())
     /// Where a stream downloads a module delivered `remote`; nil: such a module fails the stream.
     let downloader: Downloader?
+    /// The module cache of every stream, with `--shared-cache`.
+    let sharedCache: HeldModules?
 
-    init(downloader: Downloader? = nil) {
+    init(downloader: Downloader? = nil, sharedCache: HeldModules? = nil) {
         self.downloader = downloader
+        self.sharedCache = sharedCache
     }
 
     func synced() { state.withLock { $0.synced += 1 } }
@@ -491,6 +531,10 @@ final class Downloader: Sendable {
 struct AdminClient {
     let base: String
     let token: String
+
+    func getMiddleware(_ name: String) async throws -> Data {
+        try await call("GET", "/v1/middleware/\(name)", body: nil, expecting: [200])
+    }
 
     func putMiddleware(name: String, source: String, config: String, delivery: String? = nil) async throws -> Int {
         var spec = ["name": name, "source": source, "config": config]

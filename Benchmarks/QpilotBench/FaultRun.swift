@@ -68,7 +68,8 @@ enum FaultRun {
                                 if opened > 0 { counts.reopened += 1 }
                             }
                             opened += 1
-                            try? await FanoutBenchmark.runStream(index: stream, client: ads, middleware: middleware, fleet: fleet)
+                            try? await FanoutBenchmark.runStream(
+                                index: stream, client: ads, middleware: middleware, fleet: fleet, held: HeldModules())
                             counts.withLock { $0.open -= 1 }
                             try? await Task.sleep(for: .milliseconds(500))
                         }

@@ -29,3 +29,8 @@ func loadAverage() -> String {
     (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))
         .map { $0.split(separator: " ").prefix(3).joined(separator: " ") } ?? "unknown"
 }
+
+/// The `p`th percentile of sorted samples (nearest rank).
+func percentile(_ sorted: [Double], _ p: Int) -> Double {
+    sorted[min(sorted.count - 1, max(0, (sorted.count * p + 99) / 100 - 1))]
+}

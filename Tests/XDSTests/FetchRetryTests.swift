@@ -61,6 +61,16 @@ struct FetchRetryTests {
         #expect(note?.contains("saw no download") == true)
     }
 
+    @Test("no download seen while others download the module (a fleet after a push): the tries go on, every 8 s at most, up to the bound")
+    func unseenDuringAStorm() {
+        func decide(_ attempt: Int) -> FetchRetry.Decision {
+            FetchRetry.decide(attempt: attempt, download: nil, sentAt: Self.sentAt, refusedBefore: false, failures: 0, othersDownloading: true)
+        }
+        #expect(decide(FetchRetry.unseenAttempts) == .retry(.downloadOr(limit: .seconds(8))))
+        #expect(decide(FetchRetry.maxAttempts - 1) == .retry(.downloadOr(limit: .seconds(8))))
+        if case .retry = decide(FetchRetry.maxAttempts) { Issue.record("bounded by maxAttempts") }
+    }
+
     @Test("a version this node refused before gets one resend (a lost module cache), not more unless a download runs; sends are bounded")
     func refusedBeforeAndBounded() {
         #expect(Self.decide(attempt: 1, nil, refusedBefore: true) == .retry(.downloadOr(limit: .milliseconds(500))))
@@ -115,8 +125,14 @@ struct ModuleFetchesTests {
         #expect(fetches.latest(token: token, content: Self.digest)?.event == .completed)
         // A new download after that, which fails, is recorded.
         fetches.record(token: token, content: Self.digest, .started)
+        #expect(fetches.downloading(Self.digest) == 1)
+        let other = fetches.open()
+        fetches.record(token: other, content: Self.digest, .started)
+        #expect(fetches.downloading(Self.digest) == 2, "counted over every stream")
         fetches.record(token: token, content: Self.digest, .failed("404"))
         #expect(fetches.latest(token: token, content: Self.digest)?.event == .failed("404"))
+        fetches.close(other)
+        #expect(fetches.downloading(Self.digest) == 0, "a closed stream's downloads no longer count")
     }
 
     @Test("a stream's records are bounded: the oldest contents go first")

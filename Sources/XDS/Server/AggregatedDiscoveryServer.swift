@@ -264,7 +264,8 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
             remote.sent[name] = sent
             let decision = FetchRetry.decide(
                 attempt: sent.attempt, download: download, sentAt: sent.at,
-                refusedBefore: nodes.rejections(of: node)[name]?.version == version, failures: sent.failures)
+                refusedBefore: nodes.rejections(of: node)[name]?.version == version, failures: sent.failures,
+                othersDownloading: fetches.downloading(fetched.key) > 0)
             switch decision {
             case .reject(let note):
                 guard let note else { return event }

@@ -14,7 +14,9 @@
 /// - a download failed: Envoy caches the failure for 10 s, so resend after that, a few times;
 /// - nothing seen: Envoy may not have started yet, or holds the module from before qpilot last
 ///   saw it; resend after a short backoff, and after a few such tries the NACK is real, with a
-///   note that no download was seen.
+///   note that no download was seen. While other nodes are downloading the same module (a whole
+///   fleet after a push), a node's own download may wait for a connection, so the tries go on,
+///   every 8 s, up to `maxAttempts`.
 /// The same version refused before (remembered across reconnects and restarts) gets one resend at
 /// most, unless a download is running.
 public struct FetchRetry: Sendable, Equatable {
@@ -61,8 +63,10 @@ public struct FetchRetry: Sendable, Equatable {
     ///   - refusedBefore: the node refused this same version before (a remembered rejection): one
     ///     resend is still tried, for an Envoy that lost its module cache, but no more.
     ///   - failures: downloads of this version that failed so far on this stream.
+    ///   - othersDownloading: other streams' Envoys are downloading this module right now.
     public static func decide(
-        attempt: Int, download: ModuleFetches.Record?, sentAt: ContinuousClock.Instant, refusedBefore: Bool, failures: Int
+        attempt: Int, download: ModuleFetches.Record?, sentAt: ContinuousClock.Instant, refusedBefore: Bool, failures: Int,
+        othersDownloading: Bool = false
     ) -> Decision {
         if refusedBefore, attempt >= 2, download?.event != .started { return .reject(note: nil) }
         guard attempt < maxAttempts else {
@@ -81,12 +85,12 @@ public struct FetchRetry: Sendable, Equatable {
             }
             return .retry(.delay(failureCache))
         case nil:
-            guard attempt < unseenAttempts else {
+            guard attempt < unseenAttempts || othersDownloading else {
                 return .reject(
                     note:
                         "qpilot saw no download of the module by this node since it connected: the node holds it from before (the NACK is about the module or its configuration), or cannot reach qpilot's module endpoint")
             }
-            return .retry(.downloadOr(limit: .milliseconds(500) * (1 << (attempt - 1))))
+            return .retry(.downloadOr(limit: min(.milliseconds(500) * (1 << min(attempt - 1, 10)), .seconds(8))))
         }
     }
 }

@@ -41,8 +41,16 @@ public final class ModuleFetches: Sendable {
     private struct State {
         var tokens: Set<String> = []
         var records: [Key: Record] = [:]
-        /// Downloads started and not ended, per stream and content.
+        /// Downloads started and not ended, per stream and content, and per content.
         var running: [Key: Int] = [:]
+        var runningByContent: [String: Int] = [:]
+
+        mutating func setRunning(_ key: Key, _ count: Int) {
+            let change = count - (running[key] ?? 0)
+            running[key] = count == 0 ? nil : count
+            let total = (runningByContent[key.content] ?? 0) + change
+            runningByContent[key.content] = total <= 0 ? nil : total
+        }
         var byToken: [String: Set<String>] = [:]
         var waiters: [Int: Waiter] = [:]
         var nextWaiter = 0
@@ -71,7 +79,7 @@ public final class ModuleFetches: Sendable {
             state.tokens.remove(token)
             for content in state.byToken.removeValue(forKey: token) ?? [] {
                 state.records[Key(token: token, content: content)] = nil
-                state.running[Key(token: token, content: content)] = nil
+                state.setRunning(Key(token: token, content: content), 0)
             }
             let ids = state.waiters.filter { $0.value.key.token == token }.map(\.key)
             return ids.compactMap { state.waiters.removeValue(forKey: $0)?.continuation }
@@ -101,10 +109,10 @@ public final class ModuleFetches: Sendable {
             // hide a newer one that runs or ended well.
             switch event {
             case .started:
-                state.running[key, default: 0] += 1
+                state.setRunning(key, (state.running[key] ?? 0) + 1)
             case .completed, .failed:
                 let left = max(0, (state.running[key] ?? 0) - 1)
-                state.running[key] = left == 0 ? nil : left
+                state.setRunning(key, left)
                 if case .failed = event, left > 0 || state.records[key]?.event == .completed { return [] }
             }
             state.sequence += 1
@@ -116,7 +124,7 @@ public final class ModuleFetches: Sendable {
                 }) {
                     contents.remove(oldest)
                     state.records[Key(token: token, content: oldest)] = nil
-                    state.running[Key(token: token, content: oldest)] = nil
+                    state.setRunning(Key(token: token, content: oldest), 0)
                 }
                 contents.insert(content)
                 state.byToken[token] = contents
@@ -126,6 +134,11 @@ public final class ModuleFetches: Sendable {
             return ids.compactMap { state.waiters.removeValue(forKey: $0).map { ($0.continuation, record) } }
         }
         for (continuation, record) in woken { continuation.resume(returning: record) }
+    }
+
+    /// Downloads of `content` running now, by every stream's Envoy.
+    public func downloading(_ content: String) -> Int {
+        state.withLock { $0.runningByContent[content] ?? 0 }
     }
 
     /// The latest record of a stream's downloads of `content`.
