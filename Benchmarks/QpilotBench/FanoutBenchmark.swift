@@ -174,12 +174,22 @@ enum FanoutBenchmark {
                 let acksBefore = try await admin.pushToAckCount()
                 let trafficBefore = fleet.state.withLock { $0.traffic }
                 let (qpilotCPU, benchCPU) = (try cpuSeconds(pid: options.pid), try cpuSeconds(pid: nil))
-                // The admin API while the change goes out: GET /v1/middleware/<name> in a loop.
+                // The admin API while the change goes out: GET /v1/middleware/<name> in a loop, over
+                // AsyncHTTPClient (URLSession's async calls on Linux can hang when used at once
+                // from two tasks, as the PUT is).
+                let probeClient = fleet.downloader?.client
+                let probeURL = options.admin + "/v1/middleware/\(options.middleware)"
+                let probeToken = options.token
                 let probe = Task { () -> [Double] in
                     var latencies: [Double] = []
+                    guard let probeClient else { return latencies }
                     while !Task.isCancelled {
                         let began = ContinuousClock.now
-                        guard (try? await admin.getMiddleware(options.middleware)) != nil else { break }
+                        var request = HTTPClientRequest(url: probeURL)
+                        request.headers.add(name: "Authorization", value: "Bearer \(probeToken)")
+                        guard let response = try? await probeClient.execute(request, timeout: .seconds(30)),
+                            response.status == .ok, (try? await response.body.collect(upTo: 1 << 20)) != nil
+                        else { break }
                         latencies.append(milliseconds(ContinuousClock.now - began))
                         try? await Task.sleep(for: .milliseconds(5))
                     }
@@ -531,10 +541,6 @@ final class Downloader: Sendable {
 struct AdminClient {
     let base: String
     let token: String
-
-    func getMiddleware(_ name: String) async throws -> Data {
-        try await call("GET", "/v1/middleware/\(name)", body: nil, expecting: [200])
-    }
 
     func putMiddleware(name: String, source: String, config: String, delivery: String? = nil) async throws -> Int {
         var spec = ["name": name, "source": source, "config": config]
