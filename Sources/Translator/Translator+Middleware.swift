@@ -87,29 +87,36 @@ extension Translator {
         return config
     }
 
-    /// The sha256 of the module a middleware's ECDS resource has Envoy fetch by URL (`remote`
-    /// delivery), or nil for any other resource.
-    public static func remoteModule(of config: Envoy_Config_Core_V3_TypedExtensionConfig) -> String? {
+    /// A middleware's ECDS resource whose module Envoy fetches by URL (`remote` delivery),
+    /// decoded once so that each stream's rendering only sets the URL.
+    public struct RemoteModule: Sendable {
+        /// The module's sha256.
+        public let sha256: String
+        let config: Envoy_Config_Core_V3_TypedExtensionConfig
+        let wasm: WasmFilter
+        let remote: Envoy_Config_Core_V3_RemoteDataSource
+
+        /// The same ECDS resource with `query` as the module URL's query: a stream's own rendering
+        /// (its token and send counter, see XDS `Resource.Fetched`). Envoy keys its module cache by
+        /// sha256, so the query never causes another download of a module it holds.
+        public func withQuery(_ query: String) -> Envoy_Config_Core_V3_TypedExtensionConfig {
+            var remote = remote
+            remote.httpUri.uri += "?" + query
+            var wasm = wasm
+            wasm.config.vmConfig.code.remote = remote
+            var rendered = config
+            rendered.typedConfig = pack(wasm)
+            return rendered
+        }
+    }
+
+    /// The resource's remote module, or nil for a resource of any other delivery or kind.
+    public static func remoteModule(of config: Envoy_Config_Core_V3_TypedExtensionConfig) -> RemoteModule? {
         guard config.typedConfig.typeURL == typeURL(WasmFilter.self),
             let wasm = try? WasmFilter(unpackingAny: config.typedConfig),
             case .remote(let remote) = wasm.config.vmConfig.code.specifier
         else { return nil }
-        return remote.sha256
-    }
-
-    /// The same ECDS resource with `query` as the module URL's query: a stream's own rendering
-    /// of a `remote` middleware (its token and attempt, see XDS `Resource.Fetched`). Envoy keys
-    /// its module cache by sha256, so the query never causes another download of a module it holds.
-    public static func withModuleQuery(
-        _ config: Envoy_Config_Core_V3_TypedExtensionConfig, query: String
-    ) throws -> Envoy_Config_Core_V3_TypedExtensionConfig {
-        var wasm = try WasmFilter(unpackingAny: config.typedConfig)
-        guard case .remote(var remote) = wasm.config.vmConfig.code.specifier else { return config }
-        remote.httpUri.uri += "?" + query
-        wasm.config.vmConfig.code.remote = remote
-        var rendered = config
-        rendered.typedConfig = pack(wasm)
-        return rendered
+        return RemoteModule(sha256: remote.sha256, config: config, wasm: wasm, remote: remote)
     }
 
     static func hostPort(_ endpoint: DesiredState.ModuleEndpoint) -> String {

@@ -24,10 +24,9 @@ public enum SnapshotBuilder {
                 extensionConfigs.append(encoded)
             } else {
                 // A module Envoy fetches by URL: each stream renders its own URL query.
-                let fetched = Translator.remoteModule(of: config).map { sha256 in
-                    Resource.Fetched(key: sha256) { query in
-                        try Resource.encode(
-                            Translator.withModuleQuery(config, query: query), typeURL: ResourceType.extensionConfig.typeURL)
+                let fetched = Translator.remoteModule(of: config).map { module in
+                    Resource.Fetched(key: module.sha256) { query in
+                        try Resource.encode(module.withQuery(query), typeURL: ResourceType.extensionConfig.typeURL)
                     }
                 }
                 let encoded = try Resource(

@@ -323,7 +323,7 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
         _ identity: (node: String, stream: Int), _ remote: inout RemoteSends
     ) async throws {
         for response in responses {
-            let (type, version, _) = Flavour.describe(response)
+            let (type, version) = Flavour.describe(response)
             let wire = try Flavour.wire(response) { resource in
                 guard let fetched = resource.fetched, let token = remote.token else { return resource.body }
                 let count = remote.sending(resource.name, version: resource.version)

@@ -19,7 +19,7 @@
 ///   every 8 s, up to `maxAttempts`.
 /// The same version refused before (remembered across reconnects and restarts) gets one resend at
 /// most, unless a download is running.
-public struct FetchRetry: Sendable, Equatable {
+public enum FetchRetry {
     /// What to do with one NACK.
     public enum Decision: Sendable, Equatable {
         /// Report the NACK; `note` is added to Envoy's message.
@@ -53,8 +53,6 @@ public struct FetchRetry: Sendable, Equatable {
     public static let maxAttempts = 12
     /// The longest wait for a running download.
     public static let downloadLimit = Duration.seconds(300)
-
-    public init() {}
 
     /// - Parameters:
     ///   - attempt: how many times this version was sent on this stream, the refused one included.

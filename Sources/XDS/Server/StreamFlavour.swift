@@ -20,7 +20,7 @@ protocol StreamFlavour: Sendable {
     /// Resends the resource `name` of `type` although the client was sent this version: a
     /// retry after a NACK that meant "not fetched yet".
     mutating func resend(_ type: ResourceType, name: String) -> [Response]
-    static func describe(_ response: Response) -> (type: ResourceType, version: String, resources: [Resource])
+    static func describe(_ response: Response) -> (type: ResourceType, version: String)
     static func wire(_ response: Response, body: (Resource) throws -> Google_Protobuf_Any) rethrows -> Wire
 }
 
@@ -32,8 +32,8 @@ extension SotWStream: StreamFlavour {
     static func subscriptions(of request: Envoy_Service_Discovery_V3_DiscoveryRequest) -> (typeURL: String, names: [String]) {
         (request.typeURL, request.resourceNames)
     }
-    static func describe(_ response: Response) -> (type: ResourceType, version: String, resources: [Resource]) {
-        (response.type, response.version, response.resources)
+    static func describe(_ response: Response) -> (type: ResourceType, version: String) {
+        (response.type, response.version)
     }
     static func wire(
         _ response: Response, body: (Resource) throws -> Google_Protobuf_Any
@@ -51,8 +51,8 @@ extension DeltaStream: StreamFlavour {
     static func subscriptions(of request: Envoy_Service_Discovery_V3_DeltaDiscoveryRequest) -> (typeURL: String, names: [String]) {
         (request.typeURL, request.resourceNamesSubscribe)
     }
-    static func describe(_ response: Response) -> (type: ResourceType, version: String, resources: [Resource]) {
-        (response.type, response.systemVersion, response.resources)
+    static func describe(_ response: Response) -> (type: ResourceType, version: String) {
+        (response.type, response.systemVersion)
     }
     static func wire(
         _ response: Response, body: (Resource) throws -> Google_Protobuf_Any
