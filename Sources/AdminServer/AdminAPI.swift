@@ -16,12 +16,14 @@ public enum AdminAPI {
 
     public static func application(
         host: String, port: Int, tokens: Tokens, backend: any AdminBackend, logger: Logger,
-        onResponse: (@Sendable (Int) -> Void)? = nil, idleTimeout: TimeAmount = HTTPServerSettings.idleTimeout
+        onResponse: (@Sendable (Int) -> Void)? = nil, idleTimeout: TimeAmount = HTTPServerSettings.idleTimeout,
+        eventLoopGroup: (any EventLoopGroup)? = nil
     ) -> some ApplicationProtocol & Service {
         Application(
             router: router(tokens: tokens, backend: backend, onResponse: onResponse),
             server: HTTPServerSettings.http1(idleTimeout: idleTimeout),
-            configuration: .init(address: .hostname(host, port: port), serverName: "qpilot"), logger: logger)
+            configuration: .init(address: .hostname(host, port: port), serverName: "qpilot"),
+            eventLoopGroupProvider: eventLoopGroup.map { .shared($0) } ?? .singleton, logger: logger)
     }
 
     /// Every route, behind the token check; tests drive it in memory.

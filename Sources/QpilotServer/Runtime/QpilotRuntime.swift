@@ -159,14 +159,16 @@ public struct QpilotRuntime: Sendable {
                 backlog: ModuleEndpoint.backlog),
             logger: logger)
         let metrics = QpilotMetrics.shared
+        // The admin API answers from a thread of its own, not behind a fan-out to every stream.
+        let adminThread = DedicatedThread()
         let admin = AdminAPI.application(
             host: server.admin.address.host, port: server.admin.address.port, tokens: tokens,
             backend: AdminService(
                 writer: writer, store: store, nodeRegistry: nodes, cache: cache, modules: modules, metricsRegistry: metrics,
                 caPEM: authority.pem, certificates: certificates, enrolment: enrolment, enrolmentEnabled: server.xds.tlsEnabled),
-            logger: logger, onResponse: { metrics.adminResponse(status: $0) })
+            logger: logger, onResponse: { metrics.adminResponse(status: $0) }, eventLoopGroup: adminThread.group)
         return [
-            xds, moduleEndpoint, admin, ConfigWatchService(writer: writer, refresh: .seconds(server.modules.refreshSeconds)), rejections,
+            xds, moduleEndpoint, ServiceOnThread(admin, thread: adminThread), ConfigWatchService(writer: writer, refresh: .seconds(server.modules.refreshSeconds)), rejections,
             RenewalService(every: certificates.lifetime / 10) { certificates.renew() },
         ] + (serverCertificate.map { certificate in [RenewalService(every: certificate.lifetime / 20) { certificate.renewIfDue() }] } ?? [])
     }
