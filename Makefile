@@ -19,7 +19,8 @@ include sdk/swift/build.mk
 all: build
 
 ## System packages the build and tests use (Debian): libsqlite3-dev for the store (GRDB); wabt for wat2wasm; curl, a registry
-## (docker-registry), skopeo, htpasswd and python3-cryptography for the integration tests.
+## (docker-registry), skopeo, htpasswd and python3-cryptography for the integration tests; postgresql, whose initdb and
+## postgres the store tests run in a temporary directory of their own (Tests/PostgresTestSupport).
 deps:
 	@missing=""; \
 	command -v wat2wasm >/dev/null || missing="$$missing wabt"; \
@@ -31,6 +32,7 @@ deps:
 	command -v htpasswd >/dev/null || missing="$$missing apache2-utils"; \
 	/usr/bin/python3 -c 'import cryptography' 2>/dev/null || missing="$$missing python3-cryptography"; \
 	[ -e /usr/include/sqlite3.h ] || missing="$$missing libsqlite3-dev"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \

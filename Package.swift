@@ -33,6 +33,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.0"),
@@ -94,6 +95,9 @@ let package = Package(
             dependencies: [
                 "QpilotAPI",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict
@@ -216,6 +220,13 @@ let package = Package(
             path: "Fuzz/QpilotFuzz",
             swiftSettings: strict
         ),
+        // A PostgreSQL server of the test process's own (initdb, postgres), for the store tests and
+        // replicas; and small helpers for tests that run local programs.
+        .target(
+            name: "PostgresTestSupport",
+            path: "Tests/PostgresTestSupport",
+            swiftSettings: strict
+        ),
         // Unit tests, one target per library so that a change rebuilds only the tests that
         // depend on it: no Envoy, no network beyond in-memory.
         .target(
@@ -258,13 +269,16 @@ let package = Package(
         ),
         .testTarget(
             name: "StoreTests",
-            dependencies: ["Store", "QpilotAPI", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "Store", "QpilotAPI", "PostgresTestSupport", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(
             name: "AdminServerTests",
             dependencies: [
-                "AdminServer", "QpilotAPI", "Modules",
+                "AdminServer", "QpilotAPI", "Modules", "PostgresTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -290,7 +304,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "QpilotServer", "XDS", "EnvoyAPI", "Modules", "QpilotAPI", "QpilotTestSupport", "PKI",
+                "QpilotServer", "XDS", "EnvoyAPI", "Modules", "QpilotAPI", "QpilotTestSupport", "PostgresTestSupport", "PKI",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

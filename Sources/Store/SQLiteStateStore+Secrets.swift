@@ -158,7 +158,7 @@ extension SQLiteStateStore {
         guard allowed, (1...63).contains(name.utf8.count) else { throw StoreError.invalidName(name) }
     }
 
-    private static func quoted(_ names: [String]) -> String {
+    static func quoted(_ names: [String]) -> String {
         names.map { "'\($0)'" }.joined(separator: ", ")
     }
 

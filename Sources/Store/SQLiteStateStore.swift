@@ -249,7 +249,7 @@ public final class SQLiteStateStore: StateStore {
 
     // MARK: Opening
 
-    private static func makeDirectory(_ directory: URL) throws {
+    static func makeDirectory(_ directory: URL) throws {
         do {
             // An existing directory keeps its mode: it is the operator's.
             try FileManager.default.createDirectory(

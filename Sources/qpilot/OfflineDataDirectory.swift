@@ -7,14 +7,26 @@ import Store
 /// `secret`): read from qpilot.yaml, checked to hold a store, and locked as `qpilot serve` locks
 /// it, so that neither runs beside a qpilot on the same directory.
 enum OfflineDataDirectory {
-    /// The server settings of `config`; a file that cannot be used exits with 2.
-    static func settings(_ config: String) throws -> ServerSettings {
+    /// The server settings of `config`; a file that cannot be used exits with 2. A command that
+    /// works on the SQLite store only (`sqliteOnly` names it and what to use instead) exits with
+    /// 2 when the config names a PostgreSQL store.
+    static func settings(_ config: String, sqliteOnly: (command: String, instead: String)? = nil) throws -> ServerSettings {
+        let settings: ServerSettings
         do {
-            return try QpilotConfig.load(URL(fileURLWithPath: config).standardizedFileURL).config.server
+            settings = try QpilotConfig.load(URL(fileURLWithPath: config).standardizedFileURL).config.server
         } catch {
             FileHandle.standardError.write(Data("qpilot: \(config): \(error)\n".utf8))
             throw ExitCode(2)
         }
+        if let sqliteOnly, let store = settings.store {
+            let location = (try? PostgresLocation(url: store.url))?.description ?? "a PostgreSQL database"
+            FileHandle.standardError.write(
+                Data(
+                    "qpilot: \(sqliteOnly.command) works on the SQLite store in dataDir, but \(config) keeps the state in \(location); \(sqliteOnly.instead)\n"
+                        .utf8))
+            throw ExitCode(2)
+        }
+        return settings
     }
 
     /// The lock on `directory`, held for as long as the value lives. A directory without a store

@@ -28,7 +28,12 @@ struct RotateKey: AsyncParsableCommand {
     var force = false
 
     func run() async throws {
-        let settings = try OfflineDataDirectory.settings(config)
+        let settings = try OfflineDataDirectory.settings(
+            config,
+            sqliteOnly: (
+                "`qpilot rotate-key`",
+                "rotating the key of a shared store is not supported yet: every replica's secrets.key would have to change at once"
+            ))
         // A running qpilot keeps sealing with the old key, and would then refuse to start.
         if !force, Self.isListening(settings.admin.address) {
             FileHandle.standardError.write(

@@ -19,7 +19,9 @@ struct SecretCommand: AsyncParsableCommand {
 
         /// The data directory, locked against a running qpilot for as long as the lock lives.
         func lockedDataDirectory() throws -> (URL, DirectoryLock) {
-            let directory = try OfflineDataDirectory.settings(config).dataDir
+            let directory = try OfflineDataDirectory.settings(
+                config, sqliteOnly: ("`qpilot secret`", "use `qctl secret` against a running replica")
+            ).dataDir
             return (directory, try OfflineDataDirectory.lock(directory, config: config, busyHint: "; with qpilot running, use `qctl secret`"))
         }
     }

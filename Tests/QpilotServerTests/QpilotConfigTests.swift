@@ -636,4 +636,39 @@ struct QpilotConfigTests {
     func badHostPort(text: String) {
         #expect(HostPort(text) == nil)
     }
+
+    @Test("store: a postgres:// URL, or url and passwordFile; a bad URL is refused with its line; QPILOT_DATABASE_URL wins over the file")
+    func storeSettings() throws {
+        let directory = URL(fileURLWithPath: "/etc/qpilot")
+        #expect(try QpilotConfig.parse("").server.store == nil, "SQLite in dataDir unless told")
+        #expect(
+            try QpilotConfig.parse("store: postgres://qpilot@db:5432/qpilot", directory: directory).server.store
+                == ServerSettings.Store(url: "postgres://qpilot@db:5432/qpilot"))
+        let mapped = try QpilotConfig.parse(
+            "store:\n  url: postgres://qpilot@db/qpilot?sslmode=verify-full\n  passwordFile: db-password\n", directory: directory)
+        #expect(
+            mapped.server.store
+                == ServerSettings.Store(
+                    url: "postgres://qpilot@db/qpilot?sslmode=verify-full", passwordFile: URL(fileURLWithPath: "/etc/qpilot/db-password")))
+
+        let bad = #expect(throws: QpilotError.self) { try QpilotConfig.parse("dataDir: ./data\nstore: mysql://qpilot@db/qpilot\n") }
+        #expect(bad?.line == 2 && bad?.field == "store", "\(String(describing: bad))")
+        let noURL = #expect(throws: QpilotError.self) { try QpilotConfig.parse("store: { passwordFile: pw }") }
+        #expect(noURL?.description.contains("give store.url") == true)
+        let unknown = #expect(throws: QpilotError.self) { try QpilotConfig.parse("store: { url: 'postgres://a@b/c', user: x }") }
+        #expect(unknown?.description.contains("unknown field 'user'") == true)
+
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("qpilot-store-\(UUID().uuidString).yaml")
+        try "store: { url: 'postgres://qpilot@file-db/qpilot', passwordFile: /run/pw }\n".write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let fromEnvironment = try QpilotConfig.load(file, environment: ["QPILOT_DATABASE_URL": "postgres://qpilot@env-db/qpilot"])
+        #expect(
+            fromEnvironment.config.server.store
+                == ServerSettings.Store(url: "postgres://qpilot@env-db/qpilot", passwordFile: URL(fileURLWithPath: "/run/pw")))
+        #expect(try QpilotConfig.load(file, environment: [:]).config.server.store?.url == "postgres://qpilot@file-db/qpilot")
+        let badEnvironment = #expect(throws: QpilotError.self) {
+            try QpilotConfig.load(file, environment: ["QPILOT_DATABASE_URL": "db.internal:5432"])
+        }
+        #expect(badEnvironment?.field == "QPILOT_DATABASE_URL")
+    }
 }

@@ -1,6 +1,9 @@
 import Foundation
+import PostgresTestSupport
 import QpilotAPI
 import Store
+import Synchronization
+import Testing
 
 /// Fresh data directories and small chains for the store tests.
 enum StoreTestSupport {
@@ -22,5 +25,67 @@ enum StoreTestSupport {
     static func mode(of url: URL) throws -> Int {
         let attributes = try FileManager.default.attributesOfItem(atPath: url.path)
         return (attributes[.posixPermissions] as? NSNumber)?.intValue ?? -1
+    }
+}
+
+/// The two stores, for tests that must hold for both.
+enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case sqlite
+    case postgres
+
+    var testDescription: String { rawValue }
+}
+
+/// Where a test's store keeps its state: a data directory, and for PostgreSQL also a fresh
+/// database on the test process's server. `open()` again is "a restart": a new store on the
+/// same state.
+final class StorePlace: Sendable {
+    let kind: StoreKind
+    let directory: URL
+    let database: String?
+    private let opened = Mutex<[PostgresStateStore]>([])
+
+    init(kind: StoreKind, directory: URL) throws {
+        self.kind = kind
+        self.directory = directory
+        database = kind == .postgres ? try TestPostgres.shared().createDatabase(prefix: "store") : nil
+    }
+
+    var location: PostgresLocation {
+        get throws {
+            let server = try TestPostgres.shared()
+            return try PostgresLocation(url: server.url(database: database ?? "postgres"), passwordFile: server.passwordFile)
+        }
+    }
+
+    func open() async throws -> any StateStore {
+        switch kind {
+        case .sqlite:
+            return try SQLiteStateStore(directory: directory)
+        case .postgres:
+            let store = try await PostgresStateStore(location: try location, directory: directory)
+            opened.withLock { $0.append(store) }
+            return store
+        }
+    }
+
+    func closeAll() async {
+        for store in opened.withLock({ $0 }) { await store.close() }
+    }
+}
+
+extension StoreTestSupport {
+    /// Runs `body` with a new place for a store of `kind`, and closes what it opened afterwards.
+    static func withStore(_ kind: StoreKind, _ body: (StorePlace) async throws -> Void) async throws {
+        try await withDataDirectory { directory in
+            let place = try StorePlace(kind: kind, directory: directory)
+            do {
+                try await body(place)
+            } catch {
+                await place.closeAll()
+                throw error
+            }
+            await place.closeAll()
+        }
     }
 }

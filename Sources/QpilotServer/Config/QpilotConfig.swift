@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Modules
+import Store
 import QpilotAPI
 import Translator
 import YAMLGuard
@@ -25,15 +26,29 @@ public struct QpilotConfig: Sendable, Equatable {
         public var fingerprint: String
     }
 
-    /// Reads and parses the file; the one place qpilot.yaml is read.
-    public static func load(_ url: URL) throws(QpilotError) -> Loaded {
+    /// Reads and parses the file; the one place qpilot.yaml is read. `QPILOT_DATABASE_URL` in
+    /// `environment`, when set, is the store's URL (over `store` in the file; `store.passwordFile`
+    /// still applies), so that replicas can share one qpilot.yaml and get the database from their
+    /// deployment.
+    public static func load(
+        _ url: URL, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(QpilotError) -> Loaded {
         guard let data = FileManager.default.contents(atPath: url.path) else {
             throw QpilotError(line: nil, field: "", "cannot read \(url.path)")
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw QpilotError(line: nil, field: "", "\(url.path) is not UTF-8 text")
         }
-        return Loaded(config: try parse(text, directory: url.deletingLastPathComponent()), fingerprint: fingerprint(data))
+        var config = try parse(text, directory: url.deletingLastPathComponent())
+        if let databaseURL = environment["QPILOT_DATABASE_URL"], !databaseURL.isEmpty {
+            do {
+                _ = try PostgresLocation(url: databaseURL)
+            } catch {
+                throw QpilotError(line: nil, field: "QPILOT_DATABASE_URL", "\(error)")
+            }
+            config.server.store = ServerSettings.Store(url: databaseURL, passwordFile: config.server.store?.passwordFile)
+        }
+        return Loaded(config: config, fingerprint: fingerprint(data))
     }
 
     /// A digest of every byte: Data.hashValue looks only at a prefix, and would miss an edit.
@@ -57,11 +72,12 @@ public struct QpilotConfig: Sendable, Equatable {
         var config = QpilotConfig(directory: directory)
         guard let root else { return config }
         let top = try YAMLReader(node: root, path: "").mapping(allowed: [
-            "xds", "admin", "modules", "dataDir", "egress", "callout", "delivery", "middleware", "tls",
+            "xds", "admin", "modules", "dataDir", "store", "egress", "callout", "delivery", "middleware", "tls",
         ])
         func path(_ reader: YAMLReader) throws(QpilotError) -> URL { Paths.resolve(try nonEmpty(reader), in: directory) }
         var server = config.server
         if let dataDir = top["dataDir"] { server.dataDir = try path(dataDir) }
+        if let store = top["store"], !store.isNull { server.store = try storeSettings(store, path: path) }
         if let xds = top["xds"] {
             let fields = try xds.mapping(allowed: ["address", "maxReceiveBytes", "tls", "serverNames", "certificateLifetimeSeconds"])
             if let address = fields["address"] { server.xds.address = try address.listenAddress() }
@@ -265,6 +281,32 @@ public struct QpilotConfig: Sendable, Equatable {
             entry.fleets = list
         }
         return entry
+    }
+
+    /// `store: postgres://…`, or `store: {url: postgres://…, passwordFile: FILE}`. The URL is
+    /// checked here, so a mistake is reported with its line, not at the first connection.
+    static func storeSettings(
+        _ reader: YAMLReader, path: (YAMLReader) throws(QpilotError) -> URL
+    ) throws(QpilotError) -> ServerSettings.Store {
+        let urlReader: YAMLReader
+        var passwordFile: URL?
+        if case .mapping = reader.node {
+            let fields = try reader.mapping(allowed: ["url", "passwordFile"])
+            guard let url = fields["url"] else {
+                throw reader.error("give store.url, such as postgres://qpilot@db.internal:5432/qpilot")
+            }
+            urlReader = url
+            if let file = fields["passwordFile"] { passwordFile = try path(file) }
+        } else {
+            urlReader = reader
+        }
+        let url = try nonEmpty(urlReader)
+        do {
+            _ = try PostgresLocation(url: url)
+        } catch {
+            throw urlReader.error("\(error)")
+        }
+        return ServerSettings.Store(url: url, passwordFile: passwordFile)
     }
 
     static func nonEmpty(_ reader: YAMLReader) throws(QpilotError) -> String {

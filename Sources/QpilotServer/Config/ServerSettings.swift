@@ -62,12 +62,27 @@ public struct ServerSettings: Sendable, Equatable {
         public var leafLifetimeSeconds = 24 * 3600
     }
 
+    /// `store`: a PostgreSQL database shared by several qpilot replicas. Without it, the state is
+    /// in SQLite in `dataDir` (one qpilot).
+    public struct Store: Sendable, Equatable {
+        /// `postgres://USER@HOST:PORT/DATABASE?sslmode=…`, checked when qpilot.yaml is read.
+        public var url: String
+        /// A file whose first line is the database password.
+        public var passwordFile: URL?
+
+        public init(url: String, passwordFile: URL? = nil) {
+            self.url = url
+            self.passwordFile = passwordFile
+        }
+    }
+
     public var xds = XDS()
     public var admin = Admin()
     public var modules = Modules()
     public var tls = TLS()
-    /// The store, the module store and the secrets key.
+    /// The store (SQLite, unless `store` names PostgreSQL), the module store and the secrets key.
     public var dataDir: URL
+    public var store: Store?
 
     /// Defaults for a qpilot.yaml in `directory`.
     public init(directory: URL) {

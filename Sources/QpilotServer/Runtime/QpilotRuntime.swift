@@ -81,7 +81,13 @@ public struct QpilotRuntime: Sendable {
             ])
         moduleStore = try ModuleStore(dataDirectory: server.dataDir)
         moduleCache = ModuleCache(store: moduleStore)
-        store = try SQLiteStateStore(directory: server.dataDir)
+        if let shared = server.store {
+            let location = try PostgresLocation(url: shared.url, passwordFile: shared.passwordFile)
+            store = try await PostgresStateStore(location: location, directory: server.dataDir, logger: logger)
+            logger.info("state in PostgreSQL", metadata: ["database": "\(location)"])
+        } else {
+            store = try SQLiteStateStore(directory: server.dataDir)
+        }
         var credentials = RegistryCredentials()
         if let file = server.modules.credentialsFile { credentials = try RegistryCredentials.dockerConfig(at: file) }
         var limits = FetchLimits(

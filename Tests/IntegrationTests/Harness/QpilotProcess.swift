@@ -12,10 +12,13 @@ final class QpilotProcess: @unchecked Sendable {
     let upstream: EchoUpstream
     private(set) var child: ChildProcess?
     private(set) var starts = 0
+    /// More top-level qpilot.yaml (such as `store:`), kept across rewrites.
+    let extra: String
 
     /// Writes qpilot.yaml and starts qpilot: store mode (no `middleware:` section) unless
     /// `middleware` gives the section's YAML lines (file mode).
-    init(middleware: String? = nil) async throws {
+    init(middleware: String? = nil, extra: String = "") async throws {
+        self.extra = extra
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("qpilot-proc-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         xdsPort = try freePort()
@@ -31,7 +34,7 @@ final class QpilotProcess: @unchecked Sendable {
     /// notices within a second; `reload()` tells it at once.
     func rewrite(middleware: String?) throws {
         try QpilotHarness.config(
-            xds: xdsPort, admin: adminPort, modules: modulesPort, egress: egressPort, extra: "", middleware: middleware
+            xds: xdsPort, admin: adminPort, modules: modulesPort, egress: egressPort, extra: extra, middleware: middleware
         ).write(to: directory.appendingPathComponent("qpilot.yaml"), atomically: true, encoding: .utf8)
     }
 

@@ -3,19 +3,19 @@ import QpilotAPI
 @testable import Store
 import Testing
 
-struct SQLiteStateStoreRevisionTests {
-    @Test func emptyStoreHasNoHeadAndNoHistory() async throws {
-        try await StoreTestSupport.withDataDirectory { directory in
-            let store = try SQLiteStateStore(directory: directory)
+struct StateStoreRevisionTests {
+    @Test(arguments: StoreKind.allCases) func emptyStoreHasNoHeadAndNoHistory(kind: StoreKind) async throws {
+        try await StoreTestSupport.withStore(kind) { place in
+            let store = try await place.open()
             #expect(try await store.head() == nil)
             #expect(try await store.revisions(limit: 10, before: nil).isEmpty)
             #expect(try await store.revision(1) == nil)
         }
     }
 
-    @Test func commitsAreNumberedInOrderAndReadBackWhole() async throws {
-        try await StoreTestSupport.withDataDirectory { directory in
-            let store = try SQLiteStateStore(directory: directory)
+    @Test(arguments: StoreKind.allCases) func commitsAreNumberedInOrderAndReadBackWhole(kind: StoreKind) async throws {
+        try await StoreTestSupport.withStore(kind) { place in
+            let store = try await place.open()
             var spec = MiddlewareSpec(name: "pii-guard", source: "oci://registry.local/pii:1", failurePolicy: .open, fleets: ["edge"])
             spec.config = .object(["redact": .array([.string("email"), .string("phone")]), "level": .number(2), "on": .bool(true)])
             let first = try await store.commit(middleware: [spec], author: "alice", action: "push pii-guard", expected: 0)
@@ -32,9 +32,9 @@ struct SQLiteStateStoreRevisionTests {
         }
     }
 
-    @Test func beforePagesThroughOlderRevisions() async throws {
-        try await StoreTestSupport.withDataDirectory { directory in
-            let store = try SQLiteStateStore(directory: directory)
+    @Test(arguments: StoreKind.allCases) func beforePagesThroughOlderRevisions(kind: StoreKind) async throws {
+        try await StoreTestSupport.withStore(kind) { place in
+            let store = try await place.open()
             for number in 1...5 {
                 _ = try await store.commit(middleware: StoreTestSupport.chain("m\(number)"), author: "a", action: "apply", expected: number - 1)
             }
@@ -47,9 +47,9 @@ struct SQLiteStateStoreRevisionTests {
         }
     }
 
-    @Test func expectedZeroMeansAnEmptyStore() async throws {
-        try await StoreTestSupport.withDataDirectory { directory in
-            let store = try SQLiteStateStore(directory: directory)
+    @Test(arguments: StoreKind.allCases) func expectedZeroMeansAnEmptyStore(kind: StoreKind) async throws {
+        try await StoreTestSupport.withStore(kind) { place in
+            let store = try await place.open()
             let first = try await store.commit(middleware: [], author: "a", action: "apply", expected: 0)
             #expect(first.number == 1)
             await #expect(throws: StoreError.staleRevision(expected: 0, head: 1)) {
@@ -58,9 +58,9 @@ struct SQLiteStateStoreRevisionTests {
         }
     }
 
-    @Test func staleExpectedRevisionWritesNothing() async throws {
-        try await StoreTestSupport.withDataDirectory { directory in
-            let store = try SQLiteStateStore(directory: directory)
+    @Test(arguments: StoreKind.allCases) func staleExpectedRevisionWritesNothing(kind: StoreKind) async throws {
+        try await StoreTestSupport.withStore(kind) { place in
+            let store = try await place.open()
             _ = try await store.commit(middleware: StoreTestSupport.chain("a"), author: "a", action: "push a", expected: 0)
             let head = try await store.commit(middleware: StoreTestSupport.chain("a", "b"), author: "a", action: "push b", expected: 1)
 
@@ -76,9 +76,9 @@ struct SQLiteStateStoreRevisionTests {
         }
     }
 
-    @Test func nilExpectedAlwaysWrites() async throws {
-        try await StoreTestSupport.withDataDirectory { directory in
-            let store = try SQLiteStateStore(directory: directory)
+    @Test(arguments: StoreKind.allCases) func nilExpectedAlwaysWrites(kind: StoreKind) async throws {
+        try await StoreTestSupport.withStore(kind) { place in
+            let store = try await place.open()
             _ = try await store.commit(middleware: [], author: "a", action: "apply", expected: nil)
             let second = try await store.commit(middleware: [], author: "a", action: "apply", expected: nil)
             #expect(second.number == 2)
@@ -99,9 +99,9 @@ struct SQLiteStateStoreRevisionTests {
         #expect(b.lowerBound < y.lowerBound)
     }
 
-    @Test func rolloutRecordsAreSavedAndReplaced() async throws {
-        try await StoreTestSupport.withDataDirectory { directory in
-            let store = try SQLiteStateStore(directory: directory)
+    @Test(arguments: StoreKind.allCases) func rolloutRecordsAreSavedAndReplaced(kind: StoreKind) async throws {
+        try await StoreTestSupport.withStore(kind) { place in
+            let store = try await place.open()
             #expect(try await store.rollout(revision: 1) == nil)
             try await store.saveRollout(revision: 1, record: Data("first".utf8))
             try await store.saveRollout(revision: 2, record: Data([0, 1, 2, 255]))
@@ -111,9 +111,9 @@ struct SQLiteStateStoreRevisionTests {
         }
     }
 
-    @Test func concurrentCommitsWithTheSameExpectedRevisionHaveOneWinner() async throws {
-        try await StoreTestSupport.withDataDirectory { directory in
-            let store = try SQLiteStateStore(directory: directory)
+    @Test(arguments: StoreKind.allCases) func concurrentCommitsWithTheSameExpectedRevisionHaveOneWinner(kind: StoreKind) async throws {
+        try await StoreTestSupport.withStore(kind) { place in
+            let store = try await place.open()
             _ = try await store.commit(middleware: [], author: "setup", action: "apply", expected: 0)
 
             let results = await withTaskGroup(of: Result<Revision, any Error>.self) { group in
@@ -152,9 +152,9 @@ struct SQLiteStateStoreRevisionTests {
         }
     }
 
-    @Test func pruneKeepsTheLatestRevisionsAndNeverReusesNumbers() async throws {
-        try await StoreTestSupport.withDataDirectory { directory in
-            let store = try SQLiteStateStore(directory: directory)
+    @Test(arguments: StoreKind.allCases) func pruneKeepsTheLatestRevisionsAndNeverReusesNumbers(kind: StoreKind) async throws {
+        try await StoreTestSupport.withStore(kind) { place in
+            let store = try await place.open()
             for number in 1...5 {
                 _ = try await store.commit(middleware: StoreTestSupport.chain("m\(number)"), author: "t", action: "push", expected: nil)
                 try await store.saveRollout(revision: number, record: Data("r\(number)".utf8))

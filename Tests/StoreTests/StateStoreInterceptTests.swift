@@ -3,17 +3,17 @@ import QpilotAPI
 @testable import Store
 import Testing
 
-struct SQLiteStateStoreInterceptTests {
-    @Test func interceptedHostsRoundTripAndSurviveAReopen() async throws {
-        try await StoreTestSupport.withDataDirectory { directory in
+struct StateStoreInterceptTests {
+    @Test(arguments: StoreKind.allCases) func interceptedHostsRoundTripAndSurviveAReopen(kind: StoreKind) async throws {
+        try await StoreTestSupport.withStore(kind) { place in
             do {
-                let store = try SQLiteStateStore(directory: directory)
+                let store = try await place.open()
                 #expect(try await store.intercepts().isEmpty)
                 try await store.setIntercept(host: "api.stripe.com", fleets: nil, author: "alice")
                 try await store.setIntercept(host: "*.openai.com", fleets: ["payments", "batch"], author: "bob")
                 try await store.setIntercept(host: "api.stripe.com", fleets: ["payments"], author: "carol")
             }
-            let store = try SQLiteStateStore(directory: directory)
+            let store = try await place.open()
             let entries = try await store.intercepts()
             #expect(entries.map(\.host) == ["*.openai.com", "api.stripe.com"])
             #expect(entries.map(\.fleets) == [["payments", "batch"], ["payments"]])

@@ -2,16 +2,16 @@ import Foundation
 @testable import Store
 import Testing
 
-struct SQLiteStateStoreEnrolmentTests {
+struct StateStoreEnrolmentTests {
     static let hash = Data(repeating: 7, count: 32)
 
-    @Test("a join token is accepted once, only with its secret, only for its node, only before it expires; and survives a reopen")
-    func tokensAreSpentOnce() async throws {
-        try await StoreTestSupport.withDataDirectory { directory in
+    @Test("a join token is accepted once, only with its secret, only for its node, only before it expires; and survives a reopen", arguments: StoreKind.allCases)
+    func tokensAreSpentOnce(kind: StoreKind) async throws {
+        try await StoreTestSupport.withStore(kind) { place in
             // Whole seconds: the store keeps milliseconds.
             let now = Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down))
             do {
-                let store = try SQLiteStateStore(directory: directory)
+                let store = try await place.open()
                 try await store.createToken(
                     EnrolmentToken(id: "t1", fleet: "edge", node: "n1", createdAt: now, createdBy: "alice", expiresAt: now + 60),
                     secretHash: Self.hash)
@@ -19,7 +19,7 @@ struct SQLiteStateStoreEnrolmentTests {
                     EnrolmentToken(id: "t2", fleet: "edge", node: nil, createdAt: now, createdBy: "alice", expiresAt: now + 60),
                     secretHash: Self.hash)
             }
-            let store = try SQLiteStateStore(directory: directory)
+            let store = try await place.open()
             #expect(try await store.tokens().map(\.id).sorted() == ["t1", "t2"])
             #expect(try await store.redeemToken(id: "t1", secretHash: Data(repeating: 8, count: 32), node: "n1", now: now) == .unknown)
             #expect(try await store.redeemToken(id: "nope", secretHash: Self.hash, node: "n1", now: now) == .unknown)
@@ -42,10 +42,10 @@ struct SQLiteStateStoreEnrolmentTests {
         }
     }
 
-    @Test("an enrolment records the node; a renewal updates it; a revocation stays until the next enrolment clears it")
-    func enrolledNodes() async throws {
-        try await StoreTestSupport.withDataDirectory { directory in
-            let store = try SQLiteStateStore(directory: directory)
+    @Test("an enrolment records the node; a renewal updates it; a revocation stays until the next enrolment clears it", arguments: StoreKind.allCases)
+    func enrolledNodes(kind: StoreKind) async throws {
+        try await StoreTestSupport.withStore(kind) { place in
+            let store = try await place.open()
             let t0 = Date(timeIntervalSince1970: 1_800_000_000)
             try await store.recordCertificate(node: "n1", fleet: "edge", serial: "aa", expiresAt: t0 + 100, renewal: false, at: t0)
             try await store.recordCertificate(node: "n1", fleet: "edge", serial: "bb", expiresAt: t0 + 200, renewal: true, at: t0 + 50)
@@ -64,10 +64,10 @@ struct SQLiteStateStoreEnrolmentTests {
         }
     }
 
-    @Test("a node may use the certificates issued since its latest enrolment, until they expire; an enrolment retires the others")
-    func usableSerials() async throws {
-        try await StoreTestSupport.withDataDirectory { directory in
-            let store = try SQLiteStateStore(directory: directory)
+    @Test("a node may use the certificates issued since its latest enrolment, until they expire; an enrolment retires the others", arguments: StoreKind.allCases)
+    func usableSerials(kind: StoreKind) async throws {
+        try await StoreTestSupport.withStore(kind) { place in
+            let store = try await place.open()
             let t0 = Date(timeIntervalSince1970: 1_800_000_000)
             #expect(try await store.certificates(of: "n1", now: t0) == nil)
             try await store.recordCertificate(node: "n1", fleet: "edge", serial: "aa", expiresAt: t0 + 100, renewal: false, at: t0)

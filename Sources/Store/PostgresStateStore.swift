@@ -1,0 +1,352 @@
+import Crypto
+import Foundation
+import Logging
+import PostgresNIO
+import QpilotAPI
+import Synchronization
+
+/// The shared `StateStore`: one PostgreSQL database that several qpilot replicas use at once.
+///
+/// It keeps what the SQLite store keeps, with the same meaning, and is tested by the same tests.
+/// A commit takes a transaction-scoped advisory lock before it reads the head, so commits from
+/// different replicas are serialized by the database and each gets its own number; it sends
+/// `NOTIFY qpilot_revision` with the number, delivered to every listener when it commits.
+///
+/// Secrets are sealed with the key file in the replica's data directory (`secrets.key`), as with
+/// SQLite; every replica needs the same file. The database records the key's id
+/// (`setting.secretKeyID`), so a replica started with another key is refused at once, not when it
+/// first builds a config.
+public final class PostgresStateStore: StateStore {
+    /// The channel a commit notifies, with the new revision's number as the payload.
+    public static let revisionChannel = "qpilot_revision"
+    /// Serializes commits across replicas (transaction-scoped; released by COMMIT or ROLLBACK).
+    static let commitLock: Int64 = 0x7170_696c_6f74_0002
+
+    public let location: PostgresLocation
+    /// The data directory, which holds the secrets key file.
+    public let directory: URL
+    let client: PostgresClient
+    let logger: Logger
+    let keyring: Mutex<Keyring>
+    private let running: Task<Void, Never>
+
+    /// Connects, brings the schema up to date and checks the secrets key. Throws `StoreError`
+    /// with what to do when the database cannot be reached, refuses the login, was written by a
+    /// newer qpilot, or holds secrets sealed with another key.
+    public init(location: PostgresLocation, directory: URL, logger: Logger = Logger(label: "qpilot.store")) async throws {
+        self.location = location
+        self.directory = directory
+        self.logger = logger
+        let client = PostgresClient(configuration: try location.clientConfiguration(), backgroundLogger: logger)
+        self.client = client
+        running = Task { await client.run() }
+        do {
+            try SQLiteStateStore.makeDirectory(directory)
+            try await Self.run(location) {
+                // One connection first: the pool retries a refused login or an unreachable server
+                // for a minute and then reports only that it gave up, while this says why at once.
+                let connection = try await PostgresConnection.connect(
+                    configuration: try location.connectionConfiguration(), id: 0, logger: logger)
+                try await connection.close()
+            }
+            try await Self.run(location) {
+                try await PostgresMigrations.migrate(client, logger: logger, describe: location.description)
+            }
+            keyring = Mutex(try await Self.loadKeyring(client: client, location: location, directory: directory, logger: logger))
+        } catch {
+            running.cancel()
+            throw error
+        }
+    }
+
+    /// Closes every connection. The store cannot be used afterwards.
+    public func close() async {
+        running.cancel()
+        await running.value
+    }
+
+    deinit { running.cancel() }
+
+    // MARK: Revisions
+
+    public func head() async throws -> Revision? {
+        try await query("SELECT number, author, created_at, action, middleware FROM revision ORDER BY number DESC LIMIT 1") {
+            try await Self.revisions($0).first
+        }
+    }
+
+    public func commit(middleware: [MiddlewareSpec], author: String, action: String, expected: Int?) async throws -> Revision {
+        try await commit(middleware: middleware, author: author, action: action, expected: expected, beforeCommit: nil)
+    }
+
+    /// `commit`, with `beforeCommit` run inside the transaction after the insert; a test throws
+    /// from it to show that a transaction that fails half-way leaves nothing behind.
+    func commit(
+        middleware: [MiddlewareSpec], author: String, action: String, expected: Int?,
+        beforeCommit: (@Sendable () throws -> Void)?
+    ) async throws -> Revision {
+        let json = try SQLiteStateStore.encode(middleware)
+        let createdAt = Milliseconds(Date())
+        return try await transaction { connection, logger in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.commitLock))", logger: logger)
+            let head = try await Self.single(
+                connection.query("SELECT COALESCE(MAX(number), 0) FROM revision", logger: logger), Int.self) ?? 0
+            if let expected, expected != head {
+                throw StoreError.staleRevision(expected: expected, head: head)
+            }
+            let revision = Revision(number: head + 1, author: author, createdAt: createdAt.date, action: action, middleware: middleware)
+            try await connection.query(
+                """
+                INSERT INTO revision (number, author, created_at, action, middleware)
+                VALUES (\(revision.number), \(author), \(createdAt.value), \(action), \(json))
+                """, logger: logger)
+            try await connection.query("SELECT pg_notify(\(Self.revisionChannel), \(String(revision.number)))", logger: logger)
+            try beforeCommit?()
+            return revision
+        }
+    }
+
+    public func revisions(limit: Int, before: Int?) async throws -> [Revision] {
+        guard limit > 0 else { return [] }
+        return try await query(
+            """
+            SELECT number, author, created_at, action, middleware FROM revision
+            WHERE number < \(before ?? Int.max) ORDER BY number DESC LIMIT \(limit)
+            """
+        ) { try await Self.revisions($0) }
+    }
+
+    public func revision(_ number: Int) async throws -> Revision? {
+        try await query("SELECT number, author, created_at, action, middleware FROM revision WHERE number = \(number)") {
+            try await Self.revisions($0).first
+        }
+    }
+
+    public func prune(keepingLatest count: Int) async throws -> Int {
+        precondition(count > 0, "the head revision is always kept")
+        return try await transaction { connection, logger in
+            // The commit lock keeps a commit from landing between reading the head and deleting.
+            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.commitLock))", logger: logger)
+            guard let head = try await Self.single(connection.query("SELECT MAX(number) FROM revision", logger: logger), Int?.self) ?? nil
+            else { return 0 }
+            let oldestKept = head - count + 1
+            try await connection.query("DELETE FROM rollout WHERE revision < \(oldestKept)", logger: logger)
+            return try await Self.single(
+                connection.query(
+                    "WITH deleted AS (DELETE FROM revision WHERE number < \(oldestKept) RETURNING 1) SELECT COUNT(*) FROM deleted",
+                    logger: logger), Int.self) ?? 0
+        }
+    }
+
+    // MARK: Rollouts
+
+    public func saveRollout(revision: Int, record: Data) async throws {
+        try await execute(
+            """
+            INSERT INTO rollout (revision, record) VALUES (\(revision), \(record))
+            ON CONFLICT (revision) DO UPDATE SET record = excluded.record
+            """)
+    }
+
+    public func rollout(revision: Int) async throws -> Data? {
+        try await query("SELECT record FROM rollout WHERE revision = \(revision)") { try await Self.single($0, Data.self) }
+    }
+
+    // MARK: Settings
+
+    public func versionKey() async throws -> Data {
+        let key = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }
+        // Whichever replica inserts first wins; the others read its key.
+        try await execute("INSERT INTO setting (name, value) VALUES ('versionKey', \(key)) ON CONFLICT (name) DO NOTHING")
+        guard let stored = try await query("SELECT value FROM setting WHERE name = 'versionKey'", { try await Self.single($0, Data.self) })
+        else { throw StoreError.unusable("the version key vanished from \(location) right after it was written") }
+        return stored
+    }
+
+    // MARK: Rejections
+
+    public func updateRejections(remember: [StoredRejection], forget: [(node: String, resource: String)]) async throws {
+        try await transaction { connection, logger in
+            for (node, resource) in forget {
+                try await connection.query("DELETE FROM rejection WHERE node = \(node) AND resource = \(resource)", logger: logger)
+            }
+            for rejection in remember {
+                try await connection.query(
+                    """
+                    INSERT INTO rejection (node, resource, version, message, at, serving)
+                    VALUES (\(rejection.node), \(rejection.resource), \(rejection.version), \(rejection.message),
+                        \(Milliseconds(rejection.at).value), \(rejection.serving))
+                    ON CONFLICT (node, resource) DO UPDATE SET version = excluded.version, message = excluded.message,
+                        at = excluded.at, serving = excluded.serving
+                    """, logger: logger)
+            }
+        }
+    }
+
+    public func rejections() async throws -> [StoredRejection] {
+        try await query("SELECT node, resource, version, message, at, serving FROM rejection ORDER BY node, resource") { rows in
+            var result: [StoredRejection] = []
+            for try await (node, resource, version, message, at, serving) in rows.decode(
+                (String, String, String, String, Int64, String?).self)
+            {
+                result.append(
+                    StoredRejection(
+                        node: node, resource: resource, version: version, message: message, at: Milliseconds(at).date, serving: serving))
+            }
+            return result
+        }
+    }
+
+    // MARK: Intercepts
+
+    public func setIntercept(host: String, fleets: [String]?, author: String) async throws {
+        let encoded = try fleets.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
+        try await execute(
+            """
+            INSERT INTO intercept (host, fleets, updated_at, updated_by) VALUES (\(host), \(encoded), \(Milliseconds(Date()).value), \(author))
+            ON CONFLICT (host) DO UPDATE SET fleets = excluded.fleets, updated_at = excluded.updated_at, updated_by = excluded.updated_by
+            """)
+    }
+
+    public func deleteIntercept(host: String) async throws -> Bool {
+        try await query("DELETE FROM intercept WHERE host = \(host) RETURNING 1") { try await Self.single($0, Int.self) != nil }
+    }
+
+    public func intercepts() async throws -> [InterceptEntry] {
+        try await query("SELECT host, fleets, updated_at, updated_by FROM intercept ORDER BY host") { rows in
+            var result: [InterceptEntry] = []
+            for try await (host, fleets, updatedAt, updatedBy) in rows.decode((String, String?, Int64, String).self) {
+                result.append(
+                    InterceptEntry(
+                        host: host, fleets: try fleets.map { try JSONDecoder().decode([String].self, from: Data($0.utf8)) },
+                        updatedAt: Milliseconds(updatedAt).date, updatedBy: updatedBy))
+            }
+            return result
+        }
+    }
+
+    // MARK: Database access
+
+    /// How long one operation may wait for the database before it fails (as `StoreError`): while
+    /// the database is down, a write fails promptly with a clear error and never hangs a request.
+    /// A commit that times out after COMMIT was sent may still have landed; a client that retries
+    /// with its expected head then gets `staleRevision`, never a duplicate.
+    static let operationLimit = Duration.seconds(10)
+
+    /// Runs `body` in a transaction: an error anywhere rolls all of it back.
+    func transaction<T: Sendable>(
+        _ body: @Sendable @escaping (PostgresConnection, Logger) async throws -> T
+    ) async throws -> T {
+        let logger = self.logger
+        return try await Self.run(location) {
+            try await self.client.withTransaction(logger: logger) { connection in
+                try await Work.mark { try await body(connection, logger) }
+            }
+        }
+    }
+
+    /// Runs one statement and hands its rows to `body`.
+    func query<T: Sendable>(
+        _ query: PostgresQuery, _ body: @Sendable @escaping (PostgresRowSequence) async throws -> T
+    ) async throws -> T {
+        let logger = self.logger
+        return try await Self.run(location) {
+            try await self.client.withConnection { connection in
+                try await Work.mark { try await body(try await connection.query(query, logger: logger)) }
+            }
+        }
+    }
+
+    func execute(_ query: PostgresQuery) async throws {
+        try await self.query(query) { _ in () }
+    }
+
+    /// An error thrown by the work on a connection, as opposed to one from getting a connection
+    /// (the pool's errors, which mean the database cannot be reached).
+    struct Work: Error {
+        let error: any Error
+
+        static func mark<T>(_ body: () async throws -> T) async throws -> T {
+            do { return try await body() } catch { throw Work(error: error) }
+        }
+    }
+
+    struct TimedOut: Error {}
+
+    /// Runs `body` within `operationLimit`, and gives the caller `StoreError` for what the
+    /// database or the pool said (naming the database, never its password), or the error the
+    /// work itself threw.
+    static func run<T: Sendable>(_ location: PostgresLocation, _ body: @Sendable @escaping () async throws -> T) async throws -> T {
+        do {
+            return try await withThrowingTaskGroup(of: T.self) { group in
+                group.addTask { try await body() }
+                group.addTask {
+                    try await Task.sleep(for: operationLimit)
+                    throw TimedOut()
+                }
+                defer { group.cancelAll() }
+                return try await group.next()!
+            }
+        } catch {
+            throw translated(error, location)
+        }
+    }
+
+    /// What a caller sees for an error from postgres-nio or from the work.
+    static func translated(_ error: any Error, _ location: PostgresLocation) -> any Error {
+        switch error {
+        case let error as Work:
+            // The work's own errors reach the caller as they are; the database's are explained.
+            return error.error is PSQLError ? translated(error.error, location) : error.error
+        case let error as PostgresTransactionError:
+            // What went wrong first: the work's error (rolled back), else BEGIN's or COMMIT's.
+            return translated(error.closureError ?? error.beginError ?? error.commitError ?? error.rollbackError ?? error, location)
+        case let error as PSQLError:
+            return StoreError.unusable("the PostgreSQL database \(location) failed: \(explain(error))")
+        case is TimedOut:
+            return StoreError.unusable(
+                "the PostgreSQL database \(location) did not answer within \(operationLimit.components.seconds) s; check that it runs and that this machine reaches it"
+            )
+        case is StoreError, is CancellationError, is EncodingError, is DecodingError:
+            return error
+        default:
+            // The pool's own errors (its circuit breaker gave up opening connections).
+            return StoreError.unusable(
+                "the PostgreSQL database \(location) cannot be reached (\(error)); check that it runs and that this machine reaches it")
+        }
+    }
+
+    /// The first column of the first row, or nil when there is no row.
+    static func single<T: PostgresDecodable>(_ rows: PostgresRowSequence, _ type: T.Type) async throws -> T? {
+        for try await value in rows.decode(T.self) { return value }
+        return nil
+    }
+
+    static func revisions(_ rows: PostgresRowSequence) async throws -> [Revision] {
+        var result: [Revision] = []
+        for try await (number, author, createdAt, action, json) in rows.decode((Int, String, Int64, String, String).self) {
+            let middleware: [MiddlewareSpec]
+            do {
+                middleware = try JSONDecoder().decode([MiddlewareSpec].self, from: Data(json.utf8))
+            } catch {
+                throw StoreError.unusable("revision \(number) in the state database cannot be read: \(error)")
+            }
+            result.append(
+                Revision(number: number, author: author, createdAt: Milliseconds(createdAt).date, action: action, middleware: middleware))
+        }
+        return result
+    }
+
+    static func explain(_ error: PSQLError) -> String {
+        if let message = error.serverInfo?[.message] {
+            let state = error.serverInfo?[.sqlState].map { " (SQLSTATE \($0))" } ?? ""
+            return message + state
+        }
+        switch error.code {
+        case .connectionError, .serverClosedConnection, .uncleanShutdown:
+            return "cannot reach it (\(error.underlying.map { "\($0)" } ?? "\(error.code)")); check that it runs and that the address is right"
+        default:
+            return "\(error.code)" + (error.underlying.map { ": \($0)" } ?? "")
+        }
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+import PostgresTestSupport
+import QpilotAPI
+import Testing
+
+extension Integration {
+    /// qpilot with `store:` naming a PostgreSQL database (the test process's own server, a fresh
+    /// database per test), as a separate process that is killed and started again.
+    @Suite("State in PostgreSQL")
+    struct PostgresStoreTests {
+        /// `store:` for a new database on the test server, with the password from a file.
+        static func storeSection() throws -> String {
+            let server = try TestPostgres.shared()
+            let database = try server.createDatabase(prefix: "qpilot")
+            return "store: { url: \"\(server.url(database: database))\", passwordFile: \"\(server.passwordFile.path)\" }"
+        }
+
+        @Test("kill -9 after a push: the restart reads the middleware, its revision and its secret back from PostgreSQL; Envoy's versions are unchanged")
+        func killAfterPush() async throws {
+            let qpilot = try await QpilotProcess(extra: try Self.storeSection())
+            defer { qpilot.stop() }
+            let envoy = try await qpilot.startEnvoy()
+            defer { envoy.stop() }
+
+            let value = "sk-live-\(UUID().uuidString)"
+            #expect(try qpilot.qctl(["secret", "set", "api-key", "--from-literal", value]).status == 0)
+            let push = try qpilot.qctl([
+                "push", "greeter", Paths.wasm("add-header").path, "--config", "\"key=${secret:api-key}\"", "--wait", "--timeout", "30s",
+            ])
+            #expect(push.status == 0, "\(push)")
+            #expect(try qpilot.proxied().body.contains("key=\(value)"))
+            qpilot.kill9()
+            let before = DurabilityTests.versions(try envoy.configDump())
+            #expect(!before.isEmpty)
+            #expect(
+                !FileManager.default.fileExists(atPath: qpilot.directory.appendingPathComponent("data/state.sqlite").path),
+                "the state is in PostgreSQL, not in a SQLite file")
+            #expect(qpilot.logs.contains("state in PostgreSQL"), "\(qpilot.logs.suffix(2000))")
+
+            try await qpilot.start()
+            let chain = try qpilot.qctl(["get", "--output", "json"]).json(MiddlewareList.self)
+            #expect(chain.middleware.map(\.name) == ["greeter"])
+            #expect(chain.revision == 1)
+            let history = try qpilot.qctl(["history", "--output", "json"]).json(RevisionList.self)
+            #expect(history.revisions.map(\.action) == ["push greeter"])
+            #expect(try qpilot.qctl(["secret", "list"]).stdout.contains("api-key"))
+
+            try await eventually("Envoy to reconnect and be in sync", timeout: .seconds(30)) {
+                let status = try qpilot.qctl(["status", "--output", "json"])
+                return (try? status.json(NodeList.self))?.nodes.first.map { $0.connected && $0.state == .inSync } ?? false
+            }
+            #expect(DurabilityTests.versions(try envoy.configDump()) == before, "the same revision gives the same versions")
+            #expect(try qpilot.proxied().body.contains("key=\(value)"))
+            #expect(!qpilot.logs.contains(value), "the secret value is not logged")
+        }
+
+        @Test("the offline secret commands refuse a PostgreSQL store and say what to use; a bad store URL stops the start with its line")
+        func offlineCommandsAndBadURL() async throws {
+            let qpilot = try await QpilotProcess(extra: try Self.storeSection())
+            defer { qpilot.stop() }
+            qpilot.kill9()
+            let binary = "'\(Paths.repository.appendingPathComponent(".build/debug/qpilot").path)'"
+            func qpilotCommand(_ arguments: String) throws -> (status: Int32, stdout: String, stderr: String) {
+                try shell("timeout 30 \(binary) \(arguments) --config qpilot.yaml", in: qpilot.directory)
+            }
+            let set = try qpilotCommand("secret set api-key --from-literal v")
+            #expect(set.status == 2, "\(set)")
+            #expect(set.stderr.contains("use `qctl secret` against a running replica"), "\(set.stderr)")
+            let rotate = try qpilotCommand("rotate-key")
+            #expect(rotate.status == 2, "\(rotate)")
+            #expect(rotate.stderr.contains("not supported yet"), "\(rotate.stderr)")
+
+            let config = qpilot.directory.appendingPathComponent("qpilot.yaml")
+            let text = try String(contentsOf: config, encoding: .utf8)
+            let broken = text.split(separator: "\n").map { $0.hasPrefix("store:") ? "store: mysql://qpilot@127.0.0.1/db" : String($0) }
+            try broken.joined(separator: "\n").write(to: config, atomically: true, encoding: .utf8)
+            let refused = try qpilotCommand("serve")
+            #expect(refused.status != 0)
+            #expect(refused.stderr.contains("store") && refused.stderr.contains("postgres://"), "\(refused.stderr)")
+        }
+    }
+}

@@ -1,0 +1,169 @@
+import Crypto
+import Foundation
+import PostgresNIO
+import PostgresTestSupport
+import QpilotAPI
+@testable import Store
+import Testing
+
+/// What only the PostgreSQL store has to show: several stores (replicas) on one database, the
+/// key every replica must share, migrations under a lock, and errors that name the database but
+/// never its password. What both stores do is in the StateStore*Tests, run against each.
+struct PostgresStateStoreTests {
+    @Test("store URLs: the parts, sslmode, a password file that wins over the URL, and errors that hide the password")
+    func locationParsing() throws {
+        let plain = try PostgresLocation(url: "postgres://qpilot@db.internal/qpilot")
+        #expect(plain == PostgresLocation(host: "db.internal", port: 5432, user: "qpilot", password: nil, database: "qpilot"))
+        let full = try PostgresLocation(url: "postgresql://app:s3cret@[::1]:6543/state?sslmode=verify-full")
+        #expect(full == PostgresLocation(host: "::1", port: 6543, user: "app", password: "s3cret", database: "state", tls: .verifyFull))
+        #expect(full.description == "postgres://app@[::1]:6543/state?sslmode=verify-full", "no password in the description")
+
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("qpilot-pw-\(UUID().uuidString)")
+        try Data("from-file\nignored\n".utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        #expect(try PostgresLocation(url: "postgres://app:in-url@h/d", passwordFile: file).password == "from-file")
+
+        let refused: [(String, String)] = [
+            ("mysql://app@h/d", "must look like"),
+            ("postgres:///d", "names no host"),
+            ("postgres://h/d", "names no user"),
+            ("postgres://app@h/", "names no database"),
+            ("postgres://app@h/d?sslmode=maybe", "sslmode 'maybe'"),
+            ("postgres://app@h/d?timeout=3", "unknown parameter 'timeout'"),
+        ]
+        for (url, expected) in refused {
+            let error = #expect(throws: StoreError.self) { try PostgresLocation(url: url) }
+            #expect(error?.description.contains(expected) == true, "\(url): \(error?.description ?? "")")
+        }
+        let hidden = #expect(throws: StoreError.self) { try PostgresLocation(url: "mysql://app:topsecret@h/d") }
+        #expect(hidden?.description.contains("topsecret") == false)
+        let missing = #expect(throws: StoreError.self) {
+            try PostgresLocation(url: "postgres://app@h/d", passwordFile: URL(fileURLWithPath: "/nonexistent/pw"))
+        }
+        #expect(missing?.description.contains("/nonexistent/pw") == true)
+    }
+
+    @Test("two replicas on one database: concurrent commits each get their own number; with one expected head, one wins")
+    func replicasShareOneHistory() async throws {
+        try await StoreTestSupport.withStore(.postgres) { place in
+            let first = try await place.open()
+            let second = try await place.open()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for writer in 0..<20 {
+                    let store = writer.isMultiple(of: 2) ? first : second
+                    group.addTask { _ = try await store.commit(middleware: [], author: "w\(writer)", action: "apply", expected: nil) }
+                }
+                try await group.waitForAll()
+            }
+            #expect(try await first.revisions(limit: 100, before: nil).map(\.number) == Array((1...20).reversed()))
+            #expect(Set(try await second.revisions(limit: 100, before: nil).map(\.author)).count == 20, "no commit was lost")
+
+            let results = await withTaskGroup(of: Bool.self) { group in
+                for writer in 0..<10 {
+                    let store = writer.isMultiple(of: 2) ? first : second
+                    group.addTask {
+                        (try? await store.commit(middleware: [], author: "x\(writer)", action: "apply", expected: 20)) != nil
+                    }
+                }
+                return await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+            #expect(results.filter { $0 }.count == 1)
+            #expect(try await second.head()?.number == 21)
+        }
+    }
+
+    @Test("a commit that fails inside its transaction leaves the head and the history unchanged")
+    func failedCommitLeavesNothing() async throws {
+        struct Interrupted: Error {}
+        try await StoreTestSupport.withStore(.postgres) { place in
+            let store = try #require(try await place.open() as? PostgresStateStore)
+            let head = try await store.commit(middleware: StoreTestSupport.chain("a"), author: "a", action: "push a", expected: 0)
+            await #expect(throws: Interrupted.self) {
+                try await store.commit(
+                    middleware: StoreTestSupport.chain("b"), author: "b", action: "push b", expected: 1, beforeCommit: { throw Interrupted() })
+            }
+            #expect(try await store.head() == head)
+            #expect(try await store.commit(middleware: [], author: "c", action: "apply", expected: 1).number == 2)
+        }
+    }
+
+    @Test("every replica needs the same secrets key: without one or with another it is refused at open; with a copy it reads the secrets")
+    func replicasShareTheSecretsKey() async throws {
+        try await StoreTestSupport.withStore(.postgres) { place in
+            let first = try await place.open()
+            try await first.setSecret(name: "stripe", value: "sk_live_secret_value", author: "alice")
+
+            let sealed = try await (first as! PostgresStateStore).query("SELECT sealed FROM secret") {
+                try await PostgresStateStore.single($0, Data.self)
+            }
+            let sealedBytes = try #require(sealed)
+            #expect(sealedBytes.range(of: Data("sk_live_secret_value".utf8)) == nil, "the database holds no plaintext")
+
+            let location = try place.location
+            try await StoreTestSupport.withDataDirectory { other in
+                let missing = await #expect(throws: StoreError.self) {
+                    try await PostgresStateStore(location: location, directory: other)
+                }
+                #expect(missing?.description.contains("is missing") == true, "\(missing?.description ?? "")")
+
+                try KeyFile.replace(SymmetricKey(size: .bits256), at: SQLiteStateStore.keyFileURL(in: other))
+                let wrong = await #expect(throws: StoreError.self) {
+                    try await PostgresStateStore(location: location, directory: other)
+                }
+                #expect(wrong?.description.contains("every replica needs the same secrets.key") == true, "\(wrong?.description ?? "")")
+
+                try FileManager.default.removeItem(at: SQLiteStateStore.keyFileURL(in: other))
+                try FileManager.default.copyItem(
+                    at: SQLiteStateStore.keyFileURL(in: place.directory), to: SQLiteStateStore.keyFileURL(in: other))
+                let replica = try await PostgresStateStore(location: location, directory: other)
+                #expect(try await replica.secretValues() == ["stripe": "sk_live_secret_value"])
+                await replica.close()
+            }
+        }
+    }
+
+    @Test("replicas opening a new database together apply the schema once; a schema from a newer qpilot is refused")
+    func migrationsRunOnce() async throws {
+        try await StoreTestSupport.withStore(.postgres) { place in
+            let location = try place.location
+            // The first store makes the key file; the others, started together, use the same one.
+            let first = try #require(try await place.open() as? PostgresStateStore)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<4 {
+                    group.addTask {
+                        let store = try await PostgresStateStore(location: location, directory: place.directory)
+                        _ = try await store.head()
+                        await store.close()
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let applied = try await first.query("SELECT COUNT(*) FROM qpilot_migration") { try await PostgresStateStore.single($0, Int.self) }
+            #expect(applied == PostgresMigrations.all.count)
+
+            try await first.execute("INSERT INTO qpilot_migration (version, applied_at) VALUES (999, 0)")
+            let newer = await #expect(throws: StoreError.self) {
+                try await PostgresStateStore(location: location, directory: place.directory)
+            }
+            #expect(newer?.description.contains("written by a newer qpilot") == true, "\(newer?.description ?? "")")
+        }
+    }
+
+    @Test("a wrong password and a database that is not there give errors that name the database, never the password")
+    func connectionErrors() async throws {
+        let server = try TestPostgres.shared()
+        try await StoreTestSupport.withDataDirectory { directory in
+            let wrong = PostgresLocation(
+                host: server.host, port: server.port, user: server.user, password: "not-the-password", database: "postgres")
+            let refused = await #expect(throws: StoreError.self) { try await PostgresStateStore(location: wrong, directory: directory) }
+            let refusedText = refused?.description ?? ""
+            #expect(refusedText.contains("password authentication failed"), "\(refusedText)")
+            #expect(refusedText.contains(wrong.description))
+            #expect(!refusedText.contains("not-the-password"))
+
+            let nowhere = PostgresLocation(host: "127.0.0.1", port: try TestPostgres.freePort(), user: "qpilot", password: "pw", database: "x")
+            let unreachable = await #expect(throws: StoreError.self) { try await PostgresStateStore(location: nowhere, directory: directory) }
+            #expect(unreachable?.description.contains("cannot reach") == true, "\(unreachable?.description ?? "")")
+        }
+    }
+}
