@@ -104,7 +104,23 @@ enum PostgresMigrations {
                 )
                 """,
             ]
-        )
+        ),
+        (
+            2,
+            [
+                """
+                -- One row: how many writes that change what Envoy gets (revisions, secrets,
+                -- intercepted hosts) have committed. Each such write adds one in its own
+                -- transaction and notifies `qpilot_change`; a replica that missed a notification
+                -- (it was reconnecting) sees the number move when it next polls.
+                CREATE TABLE change (
+                    id INT PRIMARY KEY CHECK (id = 1),
+                    generation BIGINT NOT NULL
+                )
+                """,
+                "INSERT INTO change (id, generation) VALUES (1, 0)",
+            ]
+        ),
     ]
 
     /// Brings the database up to date, in one transaction under `lock`. A database written by a

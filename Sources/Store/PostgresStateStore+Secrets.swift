@@ -9,18 +9,27 @@ extension PostgresStateStore {
     public func setSecret(name: String, value: String, author: String) async throws {
         try SQLiteStateStore.validateSecretName(name)
         let (sealed, keyID) = try keyring.withLock { try $0.seal(value, name: name) }
-        try await execute(
-            """
-            INSERT INTO secret (name, sealed, key_id, updated_at, updated_by)
-            VALUES (\(name), \(sealed), \(keyID), \(Milliseconds(Date()).value), \(author))
-            ON CONFLICT (name) DO UPDATE SET sealed = excluded.sealed, key_id = excluded.key_id,
-                updated_at = excluded.updated_at, updated_by = excluded.updated_by
-            """)
+        let updatedAt = Milliseconds(Date()).value
+        try await transaction { connection, logger in
+            try await connection.query(
+                """
+                INSERT INTO secret (name, sealed, key_id, updated_at, updated_by)
+                VALUES (\(name), \(sealed), \(keyID), \(updatedAt), \(author))
+                ON CONFLICT (name) DO UPDATE SET sealed = excluded.sealed, key_id = excluded.key_id,
+                    updated_at = excluded.updated_at, updated_by = excluded.updated_by
+                """, logger: logger)
+            try await Self.bumpGeneration(connection, logger)
+        }
     }
 
     public func deleteSecret(name: String) async throws -> Bool {
         try SQLiteStateStore.validateSecretName(name)
-        return try await query("DELETE FROM secret WHERE name = \(name) RETURNING 1") { try await Self.single($0, Int.self) != nil }
+        return try await transaction { connection, logger in
+            let deleted =
+                try await Self.single(connection.query("DELETE FROM secret WHERE name = \(name) RETURNING 1", logger: logger), Int.self) != nil
+            if deleted { try await Self.bumpGeneration(connection, logger) }
+            return deleted
+        }
     }
 
     public func secrets() async throws -> [SecretInfo] {

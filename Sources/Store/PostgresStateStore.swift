@@ -9,16 +9,19 @@ import Synchronization
 ///
 /// It keeps what the SQLite store keeps, with the same meaning, and is tested by the same tests.
 /// A commit takes a transaction-scoped advisory lock before it reads the head, so commits from
-/// different replicas are serialized by the database and each gets its own number; it sends
-/// `NOTIFY qpilot_revision` with the number, delivered to every listener when it commits.
+/// different replicas are serialized by the database and each gets its own number. Every write
+/// that changes what Envoy gets also adds one to the change generation and notifies
+/// `qpilot_change` in its transaction, so other replicas learn of it when it commits
+/// (`watchChanges`).
 ///
 /// Secrets are sealed with the key file in the replica's data directory (`secrets.key`), as with
 /// SQLite; every replica needs the same file. The database records the key's id
 /// (`setting.secretKeyID`), so a replica started with another key is refused at once, not when it
 /// first builds a config.
 public final class PostgresStateStore: StateStore {
-    /// The channel a commit notifies, with the new revision's number as the payload.
-    public static let revisionChannel = "qpilot_revision"
+    /// The channel every write that changes what Envoy gets notifies (a commit, a secret, an
+    /// intercepted host), with the new change generation as the payload.
+    public static let changeChannel = "qpilot_change"
     /// Serializes commits across replicas (transaction-scoped; released by COMMIT or ROLLBACK).
     static let commitLock: Int64 = 0x7170_696c_6f74_0002
 
@@ -100,7 +103,7 @@ public final class PostgresStateStore: StateStore {
                 INSERT INTO revision (number, author, created_at, action, middleware)
                 VALUES (\(revision.number), \(author), \(createdAt.value), \(action), \(json))
                 """, logger: logger)
-            try await connection.query("SELECT pg_notify(\(Self.revisionChannel), \(String(revision.number)))", logger: logger)
+            try await Self.bumpGeneration(connection, logger)
             try beforeCommit?()
             return revision
         }
@@ -201,15 +204,98 @@ public final class PostgresStateStore: StateStore {
 
     public func setIntercept(host: String, fleets: [String]?, author: String) async throws {
         let encoded = try fleets.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
-        try await execute(
-            """
-            INSERT INTO intercept (host, fleets, updated_at, updated_by) VALUES (\(host), \(encoded), \(Milliseconds(Date()).value), \(author))
-            ON CONFLICT (host) DO UPDATE SET fleets = excluded.fleets, updated_at = excluded.updated_at, updated_by = excluded.updated_by
-            """)
+        let updatedAt = Milliseconds(Date()).value
+        try await transaction { connection, logger in
+            try await connection.query(
+                """
+                INSERT INTO intercept (host, fleets, updated_at, updated_by) VALUES (\(host), \(encoded), \(updatedAt), \(author))
+                ON CONFLICT (host) DO UPDATE SET fleets = excluded.fleets, updated_at = excluded.updated_at, updated_by = excluded.updated_by
+                """, logger: logger)
+            try await Self.bumpGeneration(connection, logger)
+        }
     }
 
     public func deleteIntercept(host: String) async throws -> Bool {
-        try await query("DELETE FROM intercept WHERE host = \(host) RETURNING 1") { try await Self.single($0, Int.self) != nil }
+        try await transaction { connection, logger in
+            let deleted =
+                try await Self.single(connection.query("DELETE FROM intercept WHERE host = \(host) RETURNING 1", logger: logger), Int.self) != nil
+            if deleted { try await Self.bumpGeneration(connection, logger) }
+            return deleted
+        }
+    }
+
+    // MARK: Changes
+
+    /// How many writes that change what Envoy gets have committed, by any replica.
+    public func generation() async throws -> Int {
+        try await query("SELECT generation FROM change WHERE id = 1") { try await Self.single($0, Int.self) ?? 0 }
+    }
+
+    /// Adds one to the change generation and notifies `changeChannel`, inside the caller's
+    /// transaction: both take effect when it commits, and not at all if it rolls back.
+    static func bumpGeneration(_ connection: PostgresConnection, _ logger: Logger) async throws {
+        try await connection.query(
+            """
+            WITH bumped AS (UPDATE change SET generation = generation + 1 WHERE id = 1 RETURNING generation)
+            SELECT pg_notify(\(changeChannel), generation::text) FROM bumped
+            """, logger: logger)
+    }
+
+    /// Calls `onChange` with the generation whenever it differs from the last one seen (starting
+    /// with `seen`), until the task is cancelled. It LISTENs on a connection of its own, and
+    /// because a notification sent while it was disconnected is lost, it also reads the generation
+    /// every `poll` and right after each (re)connection. Errors are logged and retried after a
+    /// second; they never end the watch.
+    public func watchChanges(seen: Int, poll: Duration, onChange: @Sendable @escaping (Int) async -> Void) async {
+        let seen = LastSeen(seen)
+        let logger = self.logger
+        while !Task.isCancelled {
+            do {
+                try await client.withConnection { connection in
+                    try await connection.listen(on: Self.changeChannel) { notifications in
+                        // Listening first, then reading: a write that commits in between is seen
+                        // by the read or by a notification, never by neither.
+                        let check: @Sendable () async throws -> Void = {
+                            let now = try await Self.single(
+                                connection.query("SELECT generation FROM change WHERE id = 1", logger: logger), Int.self) ?? 0
+                            if seen.replace(with: now) { await onChange(now) }
+                        }
+                        try await check()
+                        try await withThrowingTaskGroup(of: Void.self) { group in
+                            let (ticks, tick) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+                            group.addTask {
+                                for try await _ in notifications { tick.yield() }
+                                throw StoreError.unusable("the notification stream ended")
+                            }
+                            group.addTask {
+                                while true {
+                                    try await Task.sleep(for: poll)
+                                    tick.yield()
+                                }
+                            }
+                            group.addTask {
+                                // A connection the server ended (a failover, a restart) may
+                                // leave the notification stream open but silent.
+                                try await connection.closeFuture.get()
+                                throw StoreError.unusable("the connection was closed")
+                            }
+                            // Ends with the first error of any of them (then the others are cancelled).
+                            group.addTask { for await _ in ticks { try await check() } }
+                            try await group.next()
+                            group.cancelAll()
+                        }
+                    }
+                }
+            } catch is CancellationError {
+                return
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning(
+                    "cannot watch the PostgreSQL store for changes; retrying",
+                    metadata: ["database": "\(location)", "error": "\(Self.translated(error, location))"])
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
     }
 
     public func intercepts() async throws -> [InterceptEntry] {
@@ -316,8 +402,21 @@ public final class PostgresStateStore: StateStore {
         }
     }
 
+    /// The generation a watch saw last.
+    final class LastSeen: Sendable {
+        private let value: Mutex<Int>
+        init(_ value: Int) { self.value = Mutex(value) }
+        /// Records `now`; true when it differs from what was seen before.
+        func replace(with now: Int) -> Bool {
+            value.withLock { last in
+                defer { last = now }
+                return last != now
+            }
+        }
+    }
+
     /// The first column of the first row, or nil when there is no row.
-    static func single<T: PostgresDecodable>(_ rows: PostgresRowSequence, _ type: T.Type) async throws -> T? {
+    static func single<T: PostgresDecodable & Sendable>(_ rows: PostgresRowSequence, _ type: T.Type) async throws -> T? {
         for try await value in rows.decode(T.self) { return value }
         return nil
     }

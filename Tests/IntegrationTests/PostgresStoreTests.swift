@@ -9,15 +9,15 @@ extension Integration {
     @Suite("State in PostgreSQL")
     struct PostgresStoreTests {
         /// `store:` for a new database on the test server, with the password from a file.
-        static func storeSection() throws -> String {
-            let server = try TestPostgres.shared()
-            let database = try server.createDatabase(prefix: "qpilot")
+        static func storeSection() async throws -> String {
+            let server = try await TestPostgres.shared()
+            let database = try await server.createDatabase(prefix: "qpilot")
             return "store: { url: \"\(server.url(database: database))\", passwordFile: \"\(server.passwordFile.path)\" }"
         }
 
         @Test("kill -9 after a push: the restart reads the middleware, its revision and its secret back from PostgreSQL; Envoy's versions are unchanged")
         func killAfterPush() async throws {
-            let qpilot = try await QpilotProcess(extra: try Self.storeSection())
+            let qpilot = try await QpilotProcess(extra: try await Self.storeSection())
             defer { qpilot.stop() }
             let envoy = try await qpilot.startEnvoy()
             defer { envoy.stop() }
@@ -54,9 +54,48 @@ extension Integration {
             #expect(!qpilot.logs.contains(value), "the secret value is not logged")
         }
 
+        @Test("three replicas on one database: a push to the first reaches an Envoy on the second; the third lists it; a secret set on the third reaches that Envoy")
+        func replicasShareWrites() async throws {
+            let store = try await Self.storeSection()
+            let first = try await QpilotProcess(extra: store)
+            defer { first.stop() }
+            // Every replica needs the same secrets key: the others get a copy of the first's.
+            let key = first.directory.appendingPathComponent("data/secrets.key")
+            func copyKey(_ directory: URL) throws {
+                let data = directory.appendingPathComponent("data")
+                try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                try FileManager.default.copyItem(at: key, to: data.appendingPathComponent("secrets.key"))
+            }
+            let second = try await QpilotProcess(extra: store, prepare: copyKey)
+            defer { second.stop() }
+            let third = try await QpilotProcess(extra: store, prepare: copyKey)
+            defer { third.stop() }
+            let envoy = try await second.startEnvoy()
+            defer { envoy.stop() }
+
+            #expect(try first.qctl(["secret", "set", "api-key", "--from-literal", "first-value"]).status == 0)
+            let push = try first.qctl(["push", "greeter", Paths.wasm("add-header").path, "--config", "\"key=${secret:api-key}\""])
+            #expect(push.status == 0, "\(push)")
+            try await eventually("the Envoy on the second replica to serve the middleware", timeout: .seconds(30)) {
+                (try? second.proxied().body.contains("key=first-value")) ?? false
+            }
+            try await eventually("the second replica to see its node ACK the middleware", timeout: .seconds(30)) {
+                (try? second.node("envoy-1")).map { $0?.state == .inSync } ?? false
+            }
+            let listed = try third.qctl(["get", "--output", "json"]).json(MiddlewareList.self)
+            #expect(listed.middleware.map(\.name) == ["greeter"])
+            #expect(listed.revision == 1)
+
+            #expect(try third.qctl(["secret", "set", "api-key", "--from-literal", "third-value"]).status == 0)
+            try await eventually("the secret set on the third replica to reach the Envoy on the second", timeout: .seconds(30)) {
+                (try? second.proxied().body.contains("key=third-value")) ?? false
+            }
+            #expect(!second.logs.contains("third-value") && !third.logs.contains("third-value"), "the value is not logged")
+        }
+
         @Test("the offline secret commands refuse a PostgreSQL store and say what to use; a bad store URL stops the start with its line")
         func offlineCommandsAndBadURL() async throws {
-            let qpilot = try await QpilotProcess(extra: try Self.storeSection())
+            let qpilot = try await QpilotProcess(extra: try await Self.storeSection())
             defer { qpilot.stop() }
             qpilot.kill9()
             let binary = "'\(Paths.repository.appendingPathComponent(".build/debug/qpilot").path)'"

@@ -26,16 +26,20 @@ public final class TestPostgres: Sendable {
     let runAs: String?
     private let server = Mutex<Process?>(nil)
 
-    private static let started = Mutex<Result<TestPostgres, any Error>?>(nil)
+    /// The start, begun by the first caller. It runs on a thread of its own: initdb takes seconds
+    /// (more on a loaded machine), and a test that blocked the cooperative pool that long would
+    /// stall every other test in the process.
+    private static let starting = Mutex<Task<TestPostgres, any Error>?>(nil)
 
     /// The server, started on first use.
-    public static func shared() throws -> TestPostgres {
-        try started.withLock { started in
-            if let started { return try started.get() }
-            let result = Result { try TestPostgres() }
-            started = result
-            return try result.get()
+    public static func shared() async throws -> TestPostgres {
+        let task = starting.withLock { task in
+            if let task { return task }
+            let started = Task { try await onOwnThread { try TestPostgres() } }
+            task = started
+            return started
         }
+        return try await task.value
     }
 
     private init() throws {
@@ -61,7 +65,7 @@ public final class TestPostgres: Sendable {
         try run(
             "initdb", ["-D", data, "-U", user, "--pwfile=\(passwordFile.path)", "--auth-host=scram-sha-256", "--auth-local=trust",
                 "-E", "UTF8", "--no-sync"])
-        try start()
+        try startNow()
     }
 
     /// `postgres://user@127.0.0.1:port/database`, without the password (give `passwordFile`).
@@ -75,24 +79,38 @@ public final class TestPostgres: Sendable {
     }
 
     /// Creates an empty database with a new name and returns the name.
-    public func createDatabase(prefix: String = "test") throws -> String {
+    public func createDatabase(prefix: String = "test") async throws -> String {
         let name = "\(prefix)_\(UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: ""))"
-        try psql("CREATE DATABASE \(name)")
+        try await psql("CREATE DATABASE \(name)")
         return name
     }
 
-    /// Runs SQL as the server's superuser, in the `postgres` database or `database`.
-    public func psql(_ sql: String, database: String = "postgres") throws {
+    /// Runs SQL as the server's superuser, in the `postgres` database or `database`; returns what
+    /// it printed, unaligned and without headers (`-tA`).
+    @discardableResult
+    public func psql(_ sql: String, database: String = "postgres") async throws -> String {
+        try await onOwnThread { try self.psqlNow(sql, database: database) }
+    }
+
+    private func psqlNow(_ sql: String, database: String) throws -> String {
         let process = Process()
         process.executableURL = binaries.appendingPathComponent("psql")
-        process.arguments = ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", host, "-p", "\(port)", "-U", user, "-d", database, "-c", sql]
+        process.arguments = [
+            "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", host, "-p", "\(port)", "-U", user, "-d", database, "-c", sql,
+        ]
         process.environment = ProcessInfo.processInfo.environment.merging(["PGPASSWORD": password]) { $1 }
-        try Self.runToEnd(process, what: "psql -c \(sql)")
+        let (status, output) = try LocalProcess.runToEnd(process)
+        guard status == 0 else { throw TestPostgresError("psql -c \(sql) exited with \(status): \(output)") }
+        return output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// Stops the server (fast shutdown) and waits for it to exit; `start()` brings it back on the
     /// same port with the same data.
-    public func stop() throws {
+    public func stop() async throws {
+        try await onOwnThread { try self.stopNow() }
+    }
+
+    private func stopNow() throws {
         guard let process = server.withLock({ $0 }) else { return }
         kill(process.processIdentifier, SIGINT)
         for _ in 0..<600 where process.isRunning { usleep(50_000) }
@@ -103,7 +121,11 @@ public final class TestPostgres: Sendable {
     /// Starts the server as a child of this process (`pg_ctl start` would leave a daemon holding
     /// the descriptor Foundation watches to see its child exit) and waits until it accepts
     /// connections.
-    public func start() throws {
+    public func start() async throws {
+        try await onOwnThread { try self.startNow() }
+    }
+
+    private func startNow() throws {
         let data = directory.appendingPathComponent("data").path
         let log = directory.appendingPathComponent("log")
         if !FileManager.default.fileExists(atPath: log.path) { FileManager.default.createFile(atPath: log.path, contents: nil) }
@@ -192,6 +214,13 @@ public final class TestPostgres: Sendable {
     private static func runToEnd(_ process: Process, what: String) throws {
         let (status, output) = try LocalProcess.runToEnd(process)
         guard status == 0 else { throw TestPostgresError("\(what) exited with \(status): \(output)") }
+    }
+}
+
+/// Runs blocking work (a child process, a wait) on a thread of its own, not on the cooperative pool.
+public func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
     }
 }
 

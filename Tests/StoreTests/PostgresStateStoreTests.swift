@@ -3,6 +3,7 @@ import Foundation
 import PostgresNIO
 import PostgresTestSupport
 import QpilotAPI
+import Synchronization
 @testable import Store
 import Testing
 
@@ -99,7 +100,7 @@ struct PostgresStateStoreTests {
             let sealedBytes = try #require(sealed)
             #expect(sealedBytes.range(of: Data("sk_live_secret_value".utf8)) == nil, "the database holds no plaintext")
 
-            let location = try place.location
+            let location = try await place.location
             try await StoreTestSupport.withDataDirectory { other in
                 let missing = await #expect(throws: StoreError.self) {
                     try await PostgresStateStore(location: location, directory: other)
@@ -125,7 +126,7 @@ struct PostgresStateStoreTests {
     @Test("replicas opening a new database together apply the schema once; a schema from a newer qpilot is refused")
     func migrationsRunOnce() async throws {
         try await StoreTestSupport.withStore(.postgres) { place in
-            let location = try place.location
+            let location = try await place.location
             // The first store makes the key file; the others, started together, use the same one.
             let first = try #require(try await place.open() as? PostgresStateStore)
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -151,7 +152,7 @@ struct PostgresStateStoreTests {
 
     @Test("a wrong password and a database that is not there give errors that name the database, never the password")
     func connectionErrors() async throws {
-        let server = try TestPostgres.shared()
+        let server = try await TestPostgres.shared()
         try await StoreTestSupport.withDataDirectory { directory in
             let wrong = PostgresLocation(
                 host: server.host, port: server.port, user: server.user, password: "not-the-password", database: "postgres")
@@ -164,6 +165,79 @@ struct PostgresStateStoreTests {
             let nowhere = PostgresLocation(host: "127.0.0.1", port: try TestPostgres.freePort(), user: "qpilot", password: "pw", database: "x")
             let unreachable = await #expect(throws: StoreError.self) { try await PostgresStateStore(location: nowhere, directory: directory) }
             #expect(unreachable?.description.contains("cannot reach") == true, "\(unreachable?.description ?? "")")
+        }
+    }
+}
+
+/// How replicas learn of each other's writes.
+struct PostgresChangeWatchTests {
+    /// The generations a watch reported, in order.
+    final class Seen: Sendable {
+        let values = Mutex<[Int]>([])
+        var last: Int? { values.withLock { $0.last } }
+    }
+
+    static func waitFor(_ what: String, _ condition: () -> Bool) async throws {
+        for _ in 0..<200 {
+            if condition() { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        Issue.record("timed out waiting for \(what)")
+    }
+
+    @Test("a watch on one replica sees every write of another that changes what Envoy gets: commits, secrets, intercepted hosts; not token writes")
+    func watchSeesOtherReplicasWrites() async throws {
+        try await StoreTestSupport.withStore(.postgres) { place in
+            let watcher = try #require(try await place.open() as? PostgresStateStore)
+            let writer = try await place.open()
+            let seen = Seen()
+            let watch = Task { await watcher.watchChanges(seen: 0, poll: .seconds(60)) { generation in seen.values.withLock { $0.append(generation) } } }
+            defer { watch.cancel() }
+            // Give the watch its LISTEN before the first write (a write before it is caught by the first read anyway).
+            try await Task.sleep(for: .milliseconds(300))
+
+            _ = try await writer.commit(middleware: StoreTestSupport.chain("a"), author: "a", action: "push a", expected: 0)
+            try await Self.waitFor("the commit") { seen.last == 1 }
+            try await writer.setSecret(name: "key", value: "v", author: "a")
+            try await Self.waitFor("the secret") { seen.last == 2 }
+            try await writer.setIntercept(host: "api.example.com", fleets: nil, author: "a")
+            try await Self.waitFor("the intercept") { seen.last == 3 }
+            #expect(try await writer.deleteIntercept(host: "api.example.com"))
+            #expect(try await writer.deleteSecret(name: "key"))
+            try await Self.waitFor("the deletes") { seen.last == 5 }
+            #expect(try await writer.deleteSecret(name: "key") == false, "deleting nothing changes nothing")
+            try await writer.createToken(
+                EnrolmentToken(id: "t", fleet: "f", node: nil, createdAt: Date(), createdBy: "a", expiresAt: Date() + 60),
+                secretHash: Data(repeating: 1, count: 32))
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(seen.values.withLock { $0 } == [1, 2, 3, 4, 5], "one call per change, in order, none for the token")
+            #expect(try await watcher.generation() == 5)
+        }
+    }
+
+    @Test("a write made while the watch was disconnected (its notification lost) is seen once it reconnects")
+    func lostNotificationIsCaughtUp() async throws {
+        try await StoreTestSupport.withStore(.postgres) { place in
+            let watcher = try #require(try await place.open() as? PostgresStateStore)
+            let writer = try #require(try await place.open() as? PostgresStateStore)
+            let seen = Seen()
+            let watch = Task { await watcher.watchChanges(seen: 0, poll: .seconds(60)) { generation in seen.values.withLock { $0.append(generation) } } }
+            defer { watch.cancel() }
+            try await Task.sleep(for: .milliseconds(300))
+
+            // End the watch's connection, as a failover or a network cut would, and write at once:
+            // nobody listens when the notification goes out.
+            let database = try #require(place.database)
+            // The watch's connection is the one idle after reading the generation (the writer's
+            // have not read it).
+            let ended = try await TestPostgres.shared().psql(
+                """
+                SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                WHERE datname = '\(database)' AND query LIKE 'SELECT generation FROM change%') AS ended
+                """)
+            #expect(ended == "1", "one connection, the watch's, was ended")
+            _ = try await writer.commit(middleware: [], author: "a", action: "apply", expected: nil)
+            try await Self.waitFor("the write, after the reconnection") { seen.last == 1 }
         }
     }
 }

@@ -45,15 +45,15 @@ final class StorePlace: Sendable {
     let database: String?
     private let opened = Mutex<[PostgresStateStore]>([])
 
-    init(kind: StoreKind, directory: URL) throws {
+    init(kind: StoreKind, directory: URL) async throws {
         self.kind = kind
         self.directory = directory
-        database = kind == .postgres ? try TestPostgres.shared().createDatabase(prefix: "store") : nil
+        database = kind == .postgres ? try await TestPostgres.shared().createDatabase(prefix: "store") : nil
     }
 
     var location: PostgresLocation {
-        get throws {
-            let server = try TestPostgres.shared()
+        get async throws {
+            let server = try await TestPostgres.shared()
             return try PostgresLocation(url: server.url(database: database ?? "postgres"), passwordFile: server.passwordFile)
         }
     }
@@ -63,7 +63,7 @@ final class StorePlace: Sendable {
         case .sqlite:
             return try SQLiteStateStore(directory: directory)
         case .postgres:
-            let store = try await PostgresStateStore(location: try location, directory: directory)
+            let store = try await PostgresStateStore(location: try await location, directory: directory)
             opened.withLock { $0.append(store) }
             return store
         }
@@ -78,7 +78,7 @@ extension StoreTestSupport {
     /// Runs `body` with a new place for a store of `kind`, and closes what it opened afterwards.
     static func withStore(_ kind: StoreKind, _ body: (StorePlace) async throws -> Void) async throws {
         try await withDataDirectory { directory in
-            let place = try StorePlace(kind: kind, directory: directory)
+            let place = try await StorePlace(kind: kind, directory: directory)
             do {
                 try await body(place)
             } catch {

@@ -134,6 +134,10 @@ public struct QpilotRuntime: Sendable {
             logger: logger)
     }
 
+    /// How often a replica on a shared store reads the store's generation, in case a notification
+    /// of another replica's write was lost.
+    static let storePoll = Duration.seconds(5)
+
     /// How long a graceful shutdown may take before the remaining work is cancelled.
     public static let shutdownGrace = Duration.seconds(5)
 
@@ -173,10 +177,18 @@ public struct QpilotRuntime: Sendable {
                 writer: writer, store: store, nodeRegistry: nodes, cache: cache, modules: modules, metricsRegistry: metrics,
                 caPEM: authority.pem, certificates: certificates, enrolment: enrolment, enrolmentEnabled: server.xds.tlsEnabled),
             logger: logger, onResponse: { metrics.adminResponse(status: $0) }, eventLoopGroup: adminThread.group)
-        return [
-            xds, moduleEndpoint, ServiceOnThread(admin, thread: adminThread), ConfigWatchService(writer: writer, refresh: .seconds(server.modules.refreshSeconds)), rejections,
+        var services: [any Service] = [
+            xds, moduleEndpoint, ServiceOnThread(admin, thread: adminThread),
+            ConfigWatchService(writer: writer, refresh: .seconds(server.modules.refreshSeconds)), rejections,
             RenewalService(every: certificates.lifetime / 10) { certificates.renew() },
-        ] + (serverCertificate.map { certificate in [RenewalService(every: certificate.lifetime / 20) { certificate.renewIfDue() }] } ?? [])
+        ]
+        if let shared = store as? PostgresStateStore {
+            services.append(StoreWatchService(store: shared, writer: writer, poll: Self.storePoll, logger: logger))
+        }
+        if let serverCertificate {
+            services.append(RenewalService(every: serverCertificate.lifetime / 20) { serverCertificate.renewIfDue() })
+        }
+        return services
     }
 
     /// Runs until SIGTERM or SIGINT. Shutdown ends every ADS stream, so each Envoy reconnects to

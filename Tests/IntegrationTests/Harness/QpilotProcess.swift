@@ -17,7 +17,9 @@ final class QpilotProcess: @unchecked Sendable {
 
     /// Writes qpilot.yaml and starts qpilot: store mode (no `middleware:` section) unless
     /// `middleware` gives the section's YAML lines (file mode).
-    init(middleware: String? = nil, extra: String = "") async throws {
+    /// `prepare`, when given, runs on the new directory before the first start (to put a file in
+    /// its data directory, such as another replica's secrets key).
+    init(middleware: String? = nil, extra: String = "", prepare: ((URL) throws -> Void)? = nil) async throws {
         self.extra = extra
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("qpilot-proc-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -27,6 +29,7 @@ final class QpilotProcess: @unchecked Sendable {
         egressPort = try freePort()
         upstream = try await EchoUpstream(directory: directory)
         try rewrite(middleware: middleware)
+        try prepare?(directory)
         try await start()
     }
 
