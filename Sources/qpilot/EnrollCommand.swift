@@ -192,13 +192,10 @@ extension BootstrapCommand {
         let record = Enroller.Record(url: base, nodeID: answer.nodeID, fleet: answer.fleet)
         try Enroller.write(
             String(decoding: try JSONEncoder().encode(record), as: UTF8.self), Bootstrap.Files.enrolment, in: folder, mode: 0o644)
-        let address = try xds.map { text in
-            guard let address = HostPort(text) else { throw ValidationError("--xds must be host:port, such as qpilot.example.com:18000") }
-            return address
-        } ?? HostPort(host: host, port: answer.xdsPort)
+        let addresses = try xds.map(Bootstrap.addresses) ?? [HostPort(host: host, port: answer.xdsPort)]
         let bootstrap = Bootstrap(
-            nodeID: answer.nodeID, fleet: answer.fleet, xds: address, delta: delta, adminPort: adminPort,
-            certificateDirectory: folder.path)
+            nodeID: answer.nodeID, fleet: answer.fleet, xds: addresses[0], replicas: Array(addresses.dropFirst()), delta: delta,
+            adminPort: adminPort, certificateDirectory: folder.path)
         try Enroller.write(bootstrap.yaml, Bootstrap.Files.bootstrap, in: folder, mode: 0o644)
         print(
             """
@@ -277,5 +274,20 @@ struct EnrollCommand: AsyncParsableCommand {
             url: record.url + "/v1/enrol/renew", RenewRequest(certificate: certificatePEM, csr: csr), ca: ca)
         try Enroller.write(answer.certificate, Bootstrap.Files.certificate, in: folder, mode: 0o644)
         print("renewed the certificate of node \(answer.nodeID); it expires \(ISO8601DateFormatter().string(from: answer.expires))")
+    }
+}
+
+extension Bootstrap {
+    /// `--xds`: one host:port, or several separated by commas (the replicas of one qpilot).
+    static func addresses(_ text: String) throws -> [HostPort] {
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        let addresses = parts.compactMap(HostPort.init)
+        guard !parts.isEmpty, addresses.count == parts.count else {
+            throw ValidationError("--xds must be host:port, or several separated by commas, such as qpilot-1.internal:18000,qpilot-2.internal:18000")
+        }
+        guard Set(addresses.map(\.description)).count == addresses.count else {
+            throw ValidationError("--xds names an address twice")
+        }
+        return addresses
     }
 }

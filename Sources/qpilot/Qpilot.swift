@@ -93,7 +93,11 @@ struct BootstrapCommand: AsyncParsableCommand {
     @Option(help: "The fleet: nodes in one fleet share one config.")
     var fleet: String = "default"
 
-    @Option(help: "qpilot's xDS address, host:port. Default: 127.0.0.1:18000, or with --enroll the enrolment host and qpilot's xDS port.")
+    @Option(
+        help: """
+            qpilot's xDS address, host:port; several replicas of one qpilot as host1:port,host2:port (Envoy moves to another \
+            when its stream ends). Default: 127.0.0.1:18000, or with --enroll the enrolment host and qpilot's xDS port.
+            """)
     var xds: String?
 
     @Flag(help: "Use Delta (incremental) xDS instead of State of the World.")
@@ -129,10 +133,9 @@ struct BootstrapCommand: AsyncParsableCommand {
             }
             return
         }
-        guard let address = HostPort(xds ?? "127.0.0.1:18000") else {
-            throw ValidationError("--xds must be host:port, such as 127.0.0.1:18000")
-        }
-        let bootstrap = Bootstrap(nodeID: nodeId, fleet: fleet, xds: address, delta: delta, adminPort: adminPort)
+        let addresses = try Bootstrap.addresses(xds ?? "127.0.0.1:18000")
+        let bootstrap = Bootstrap(
+            nodeID: nodeId, fleet: fleet, xds: addresses[0], replicas: Array(addresses.dropFirst()), delta: delta, adminPort: adminPort)
         do {
             try bootstrap.validate()
         } catch {

@@ -1,6 +1,7 @@
 import Foundation
 import PostgresTestSupport
 import QpilotAPI
+import Synchronization
 import Testing
 
 extension Integration {
@@ -13,6 +14,16 @@ extension Integration {
             let server = try await TestPostgres.shared()
             let database = try await server.createDatabase(prefix: "qpilot")
             return "store: { url: \"\(server.url(database: database))\", passwordFile: \"\(server.passwordFile.path)\" }"
+        }
+
+        /// Puts a copy of `replica`'s secrets key into a new replica's data directory.
+        static func copyKey(of replica: QpilotProcess) -> (URL) throws -> Void {
+            let key = replica.directory.appendingPathComponent("data/secrets.key")
+            return { directory in
+                let data = directory.appendingPathComponent("data")
+                try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                try FileManager.default.copyItem(at: key, to: data.appendingPathComponent("secrets.key"))
+            }
         }
 
         @Test("kill -9 after a push: the restart reads the middleware, its revision and its secret back from PostgreSQL; Envoy's versions are unchanged")
@@ -60,15 +71,9 @@ extension Integration {
             let first = try await QpilotProcess(extra: store)
             defer { first.stop() }
             // Every replica needs the same secrets key: the others get a copy of the first's.
-            let key = first.directory.appendingPathComponent("data/secrets.key")
-            func copyKey(_ directory: URL) throws {
-                let data = directory.appendingPathComponent("data")
-                try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-                try FileManager.default.copyItem(at: key, to: data.appendingPathComponent("secrets.key"))
-            }
-            let second = try await QpilotProcess(extra: store, prepare: copyKey)
+            let second = try await QpilotProcess(extra: store, prepare: Self.copyKey(of: first))
             defer { second.stop() }
-            let third = try await QpilotProcess(extra: store, prepare: copyKey)
+            let third = try await QpilotProcess(extra: store, prepare: Self.copyKey(of: first))
             defer { third.stop() }
             let envoy = try await second.startEnvoy()
             defer { envoy.stop() }
@@ -91,6 +96,70 @@ extension Integration {
                 (try? second.proxied().body.contains("key=third-value")) ?? false
             }
             #expect(!second.logs.contains("third-value") && !third.logs.contains("third-value"), "the value is not logged")
+        }
+
+        @Test("kill -9 of the replica an Envoy is connected to: Envoy reconnects to the other (from `qpilot bootstrap --xds a,b`), its config versions are unchanged, and traffic never stops")
+        func failover() async throws {
+            let store = try await Self.storeSection()
+            let first = try await QpilotProcess(extra: store)
+            defer { first.stop() }
+            let second = try await QpilotProcess(extra: store, replicaOf: first, prepare: Self.copyKey(of: first))
+            defer { second.stop() }
+            #expect(try first.qctl(["push", "greeter", Paths.wasm("add-header").path, "--config", "\"replicated\""]).status == 0)
+
+            let adminPort = try freePort()
+            let binary = Paths.repository.appendingPathComponent(".build/debug/qpilot").path
+            let bootstrap = try shell(
+                "'\(binary)' bootstrap --node-id envoy-1 --admin-port \(adminPort) --xds 127.0.0.1:\(first.xdsPort),127.0.0.1:\(second.xdsPort)",
+                in: first.directory)
+            #expect(bootstrap.status == 0, "\(bootstrap.stderr)")
+            let bootstrapFile = first.directory.appendingPathComponent("envoy-replicas.yaml")
+            try bootstrap.stdout.write(to: bootstrapFile, atomically: true, encoding: .utf8)
+            let envoy = try await EnvoyProcess(bootstrap: bootstrapFile, nodeID: "envoy-1", adminPort: adminPort, directory: first.directory)
+            defer { envoy.stop() }
+
+            /// The replica whose `qctl status` shows the node connected and in sync, if one does.
+            func serving() -> QpilotProcess? {
+                [first, second].first { replica in
+                    replica.child?.process.isRunning == true
+                        && ((try? replica.node("envoy-1")).map { $0?.connected == true && $0?.state == .inSync } ?? false)
+                }
+            }
+            var connected: QpilotProcess?
+            try await eventually("Envoy to be in sync with one replica", timeout: .seconds(30)) {
+                connected = serving()
+                return connected != nil && ((try? first.proxied().body.contains("replicated")) ?? false)
+            }
+            let dead = try #require(connected)
+            let other = dead === first ? second : first
+            let before = DurabilityTests.versions(try envoy.configDump())
+            #expect(!before.isEmpty)
+
+            // Traffic through Envoy all along, from before the kill to after the reconnection.
+            let failures = Mutex<[String]>([])
+            let requests = Mutex(0)
+            let traffic = Task.detached {
+                while !Task.isCancelled {
+                    let result = try? first.proxied()
+                    requests.withLock { $0 += 1 }
+                    if result?.status != 200 || result?.body.contains("replicated") != true {
+                        failures.withLock { $0.append("\(result.map { "\($0.status)" } ?? "no answer")") }
+                    }
+                    try? await Task.sleep(for: .milliseconds(100))
+                }
+            }
+            try await Task.sleep(for: .milliseconds(500))
+            dead.kill9()
+            try await eventually("Envoy to reconnect to the other replica", timeout: .seconds(60)) {
+                (try? other.node("envoy-1")).map { $0?.connected == true && $0?.state == .inSync } ?? false
+            }
+            try await Task.sleep(for: .seconds(1))
+            traffic.cancel()
+            _ = await traffic.value
+            let after = DurabilityTests.versions(try envoy.configDump())
+            #expect(after == before, "no new version: the other replica built the same config; before \(before), after \(after)")
+            #expect(failures.withLock { $0 }.isEmpty, "traffic never stopped: \(failures.withLock { $0 })")
+            #expect(requests.withLock { $0 } >= 10)
         }
 
         @Test("the offline secret commands refuse a PostgreSQL store and say what to use; a bad store URL stops the start with its line")

@@ -68,6 +68,22 @@ struct BootstrapTests {
         #expect(Self.value(tree, "static_resources", "clusters", "type") as? String == type)
     }
 
+    @Test("replicas: every xDS address is an endpoint of the ADS cluster, in order; a name among them makes it STRICT_DNS")
+    func replicas() throws {
+        let replicas = [HostPort(host: "127.0.0.2", port: 18010), HostPort(host: "::1", port: 18020)]
+        let tree = try Self.parsed(Bootstrap(nodeID: "n", fleet: "f", xds: HostPort(host: "127.0.0.1", port: 18000), replicas: replicas))
+        let endpoints = try #require(Self.value(tree, "static_resources", "clusters", "load_assignment", "endpoints", "lb_endpoints") as? [Any])
+        let addresses = endpoints.map { entry in
+            let socket = Self.value(entry, "endpoint", "address", "socket_address")
+            return "\(Self.value(socket, "address") ?? "")|\(Self.value(socket, "port_value") ?? "")"
+        }
+        #expect(addresses == ["127.0.0.1|18000", "127.0.0.2|18010", "::1|18020"])
+        #expect(Self.value(tree, "static_resources", "clusters", "type") as? String == "STATIC")
+        let named = try Self.parsed(
+            Bootstrap(nodeID: "n", fleet: "f", xds: HostPort(host: "127.0.0.1", port: 18000), replicas: [HostPort(host: "qpilot-2.svc", port: 18000)]))
+        #expect(Self.value(named, "static_resources", "clusters", "type") as? String == "STRICT_DNS")
+    }
+
     @Test("the defaults are valid and listen where the docs say")
     func defaults() throws {
         let bootstrap = Bootstrap(nodeID: "n", fleet: "f")

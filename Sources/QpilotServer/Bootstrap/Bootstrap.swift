@@ -9,6 +9,10 @@ public struct Bootstrap: Sendable, Equatable {
     public var nodeID: String
     public var fleet: String
     public var xds: HostPort
+    /// More xDS addresses: the other replicas of a qpilot on a shared store. Envoy's ADS cluster
+    /// balances new streams over all of them, so when the stream to one ends (the replica
+    /// stopped or died), Envoy opens the next one to another.
+    public var replicas: [HostPort]
     public var delta: Bool
     public var adminPort: Int
     /// Largest ADS message Envoy accepts; modules travel inline, so this is large.
@@ -33,9 +37,10 @@ public struct Bootstrap: Sendable, Equatable {
     public static let certificateSecret = "qpilot_node"
 
     public init(
-        nodeID: String, fleet: String, xds: HostPort = HostPort(host: "127.0.0.1", port: 18000), delta: Bool = false,
-        adminPort: Int = 9901, maxReceiveBytes: Int = 256 * 1024 * 1024, certificateDirectory: String? = nil
+        nodeID: String, fleet: String, xds: HostPort = HostPort(host: "127.0.0.1", port: 18000), replicas: [HostPort] = [],
+        delta: Bool = false, adminPort: Int = 9901, maxReceiveBytes: Int = 256 * 1024 * 1024, certificateDirectory: String? = nil
     ) {
+        self.replicas = replicas
         self.certificateDirectory = certificateDirectory
         self.nodeID = nodeID
         self.fleet = fleet
@@ -104,6 +109,22 @@ public struct Bootstrap: Sendable, Equatable {
         """
     }
 
+    /// Every xDS address, `xds` first.
+    var endpoints: [HostPort] { [xds] + replicas }
+
+    /// The ADS cluster's `lb_endpoints` entries, at their indentation in the bootstrap.
+    var endpointsYAML: String {
+        endpoints.map { address in
+            """
+                    - endpoint:
+                        address:
+                          socket_address:
+                            address: \(address.host)
+                            port_value: \(address.port)
+            """
+        }.joined(separator: "\n")
+    }
+
     /// The bootstrap as YAML.
     public var yaml: String {
         """
@@ -132,7 +153,7 @@ public struct Bootstrap: Sendable, Equatable {
             static_resources:
               clusters:
               - name: qpilot_xds
-                type: \(xds.isIPLiteral ? "STATIC" : "STRICT_DNS")
+                type: \(endpoints.allSatisfy(\.isIPLiteral) ? "STATIC" : "STRICT_DNS")
                 connect_timeout: 1s
             \(transportSocket)
                 typed_extension_protocol_options:
@@ -147,11 +168,7 @@ public struct Bootstrap: Sendable, Equatable {
                   cluster_name: qpilot_xds
                   endpoints:
                   - lb_endpoints:
-                    - endpoint:
-                        address:
-                          socket_address:
-                            address: \(xds.host)
-                            port_value: \(xds.port)
+            \(endpointsYAML)
             bootstrap_extensions:
             - name: envoy.bootstrap.internal_listener
               typed_config:

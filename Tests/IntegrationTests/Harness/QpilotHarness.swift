@@ -67,7 +67,7 @@ final class QpilotHarness: @unchecked Sendable {
 
     static func config(
         xds: Int, admin: Int, modules: Int, egress: Int, extra: String, middleware: String?, modulesExtra: String = "",
-        xdsExtra: String = ""
+        xdsExtra: String = "", calloutLog: String = "./callout-access.log"
     ) -> String {
         """
         xds: { address: 127.0.0.1:\(xds)\(xdsExtra.isEmpty ? "" : ", " + xdsExtra) }
@@ -75,7 +75,7 @@ final class QpilotHarness: @unchecked Sendable {
         modules: { address: 127.0.0.1:\(modules), sharedDir: ./shared, sourceDirs: [/]\(modulesExtra.isEmpty ? "" : ", " + modulesExtra) }
         dataDir: ./data
         egress: { address: 127.0.0.1, port: \(egress), allowInternal: [127.0.0.0/8] }
-        callout: { accessLog: ./callout-access.log }
+        callout: { accessLog: \(calloutLog) }
         \(extra)
         \(middleware.map { "middleware:\n\($0)" } ?? "")
 

@@ -14,19 +14,30 @@ final class QpilotProcess: @unchecked Sendable {
     private(set) var starts = 0
     /// More top-level qpilot.yaml (such as `store:`), kept across rewrites.
     let extra: String
+    /// The callout access log, by default in this qpilot's directory.
+    let calloutLog: String
+    /// The module endpoint Envoy is told about (`modules.publicAddress`): this qpilot's own, or
+    /// that of the replica it was made like.
+    let publicModules: String
 
     /// Writes qpilot.yaml and starts qpilot: store mode (no `middleware:` section) unless
     /// `middleware` gives the section's YAML lines (file mode).
     /// `prepare`, when given, runs on the new directory before the first start (to put a file in
     /// its data directory, such as another replica's secrets key).
-    init(middleware: String? = nil, extra: String = "", prepare: ((URL) throws -> Void)? = nil) async throws {
+    /// `replicaOf`, when given, is another qpilot on the same store whose Envoy config this one
+    /// must build byte for byte: the same egress port, callout log and public module address.
+    init(
+        middleware: String? = nil, extra: String = "", replicaOf: QpilotProcess? = nil, prepare: ((URL) throws -> Void)? = nil
+    ) async throws {
         self.extra = extra
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("qpilot-proc-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        calloutLog = replicaOf?.calloutLog ?? directory.appendingPathComponent("callout-access.log").path
         xdsPort = try freePort()
         adminPort = try freePort()
         modulesPort = try freePort()
-        egressPort = try freePort()
+        egressPort = try replicaOf?.egressPort ?? freePort()
+        publicModules = replicaOf?.publicModules ?? "127.0.0.1:\(modulesPort)"
         upstream = try await EchoUpstream(directory: directory)
         try rewrite(middleware: middleware)
         try prepare?(directory)
@@ -37,7 +48,8 @@ final class QpilotProcess: @unchecked Sendable {
     /// notices within a second; `reload()` tells it at once.
     func rewrite(middleware: String?) throws {
         try QpilotHarness.config(
-            xds: xdsPort, admin: adminPort, modules: modulesPort, egress: egressPort, extra: extra, middleware: middleware
+            xds: xdsPort, admin: adminPort, modules: modulesPort, egress: egressPort, extra: extra, middleware: middleware,
+            modulesExtra: "publicAddress: \(publicModules)", calloutLog: calloutLog
         ).write(to: directory.appendingPathComponent("qpilot.yaml"), atomically: true, encoding: .utf8)
     }
 
