@@ -271,7 +271,7 @@ let package = Package(
             name: "StoreTests",
             dependencies: [
                 "Store", "QpilotAPI", "PostgresTestSupport", .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

@@ -86,10 +86,24 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
 
     /// `text` with any password replaced, for an error message about a URL that did not parse.
     static func redacted(_ text: String) -> String {
-        guard var components = URLComponents(string: text), components.password != nil else { return text }
-        components.password = "…"
-        return components.string ?? "(the URL)"
+        if var components = URLComponents(string: text) {
+            guard components.password != nil else { return text }
+            components.password = "…"
+            return components.string ?? "(the URL)"
+        }
+        // Not a URL at all (a password with a space or '#', say): hide whatever stands between
+        // the scheme and the last '@', where a user and a password would be.
+        guard let scheme = text.range(of: "://"), let at = text.range(of: "@", options: .backwards), scheme.upperBound <= at.lowerBound
+        else { return text }
+        return String(text[..<scheme.upperBound]) + "…" + String(text[at.lowerBound...])
     }
+
+    /// Limits the server enforces on qpilot's sessions, so that no statement, lock wait or idle
+    /// transaction (of a replica cut off in the middle of one) holds others up for long; shorter
+    /// than `PostgresStateStore.operationLimit`, so a caller gets PostgreSQL's reason.
+    static let sessionLimits = [
+        ("statement_timeout", "8s"), ("lock_timeout", "5s"), ("idle_in_transaction_session_timeout", "30s"),
+    ]
 
     /// How long opening one connection may take.
     static let connectTimeout = Duration.seconds(5)
@@ -114,6 +128,7 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
             tls: tlsConfiguration.map { .require($0) } ?? .disable)
         configuration.options.connectTimeout = Self.connectTimeout
         configuration.options.maximumConnections = 8
+        configuration.options.additionalStartupParameters = Self.sessionLimits
         return configuration
     }
 

@@ -127,8 +127,8 @@ enum PostgresMigrations {
     /// newer qpilot is refused, untouched.
     static func migrate(_ client: PostgresClient, logger: Logger, describe: String) async throws {
         try await client.withTransaction(logger: logger) { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(\(lock))", logger: logger)
-            try await connection.query(
+            try await connection.run("SELECT pg_advisory_xact_lock(\(lock))", logger: logger)
+            try await connection.run(
                 "CREATE TABLE IF NOT EXISTS qpilot_migration (version INT PRIMARY KEY, applied_at BIGINT NOT NULL)",
                 logger: logger)
             var applied = 0
@@ -145,9 +145,9 @@ enum PostgresMigrations {
             }
             for migration in all where migration.version > applied {
                 for statement in migration.sql {
-                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    try await connection.run(PostgresQuery(unsafeSQL: statement), logger: logger)
                 }
-                try await connection.query(
+                try await connection.run(
                     "INSERT INTO qpilot_migration (version, applied_at) VALUES (\(migration.version), \(Milliseconds(.now).value))",
                     logger: logger)
             }

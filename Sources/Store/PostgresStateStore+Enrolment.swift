@@ -31,7 +31,7 @@ extension PostgresStateStore {
                     connection.query("SELECT 1 FROM enrolled_node WHERE node = \(node)", logger: logger), Int.self)
                 if enrolled != nil { return .needsNodeToken }
             }
-            try await connection.query(
+            try await connection.run(
                 "UPDATE enrolment_token SET used_at = \(Milliseconds(now).value), used_by = \(node) WHERE id = \(id)", logger: logger)
             return .accepted(fleet: fleet)
         }
@@ -62,14 +62,14 @@ extension PostgresStateStore {
         let expires = Milliseconds(expiresAt).value
         try await transaction { connection, logger in
             if renewal {
-                try await connection.query(
+                try await connection.run(
                     "UPDATE enrolled_node SET renewed_at = \(at), serial = \(serial), expires_at = \(expires) WHERE node = \(node)",
                     logger: logger)
-                try await connection.query(
+                try await connection.run(
                     "DELETE FROM node_certificate WHERE node = \(node) AND expires_at <= \(at)", logger: logger)
             } else {
-                try await connection.query("DELETE FROM node_certificate WHERE node = \(node)", logger: logger)
-                try await connection.query(
+                try await connection.run("DELETE FROM node_certificate WHERE node = \(node)", logger: logger)
+                try await connection.run(
                     """
                     INSERT INTO enrolled_node (node, fleet, enrolled_at, renewed_at, serial, expires_at, revoked_at)
                     VALUES (\(node), \(fleet), \(at), \(at), \(serial), \(expires), NULL)
@@ -78,7 +78,7 @@ extension PostgresStateStore {
                         revoked_at = NULL
                     """, logger: logger)
             }
-            try await connection.query(
+            try await connection.run(
                 """
                 INSERT INTO node_certificate (node, serial, expires_at) VALUES (\(node), \(serial), \(expires))
                 ON CONFLICT (node, serial) DO UPDATE SET expires_at = excluded.expires_at
@@ -89,6 +89,9 @@ extension PostgresStateStore {
     public func certificates(of node: String, now: Date) async throws -> (revoked: Bool, serials: Set<String>)? {
         let now = Milliseconds(now).value
         return try await transaction { connection, logger in
+            // One snapshot for both reads, as SQLite gives: a re-enrolment committed in between
+            // must not pair the old revocation with the new serial.
+            try await connection.run("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", logger: logger)
             var revoked: Int64??
             for try await value in try await connection.query(
                 "SELECT revoked_at FROM enrolled_node WHERE node = \(node)", logger: logger
@@ -109,6 +112,7 @@ extension PostgresStateStore {
     public func allCertificates(now: Date) async throws -> [String: (revoked: Bool, serials: Set<String>)] {
         let now = Milliseconds(now).value
         let result = try await transaction { connection, logger in
+            try await connection.run("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", logger: logger)
             var result: [String: Entry] = [:]
             for try await (node, revokedAt) in try await connection.query(
                 "SELECT node, revoked_at FROM enrolled_node", logger: logger

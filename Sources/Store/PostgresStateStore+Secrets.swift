@@ -11,7 +11,7 @@ extension PostgresStateStore {
         let (sealed, keyID) = try keyring.withLock { try $0.seal(value, name: name) }
         let updatedAt = Milliseconds(Date()).value
         try await transaction { connection, logger in
-            try await connection.query(
+            try await connection.run(
                 """
                 INSERT INTO secret (name, sealed, key_id, updated_at, updated_by)
                 VALUES (\(name), \(sealed), \(keyID), \(updatedAt), \(author))
@@ -73,8 +73,10 @@ extension PostgresStateStore {
         func recordedID() async throws -> String? {
             try await run(location) {
                 try await client.withConnection { connection in
-                    try await single(
-                        connection.query("SELECT value FROM setting WHERE name = 'secretKeyID'", logger: logger), Data.self)
+                    try await Work.mark {
+                        try await single(
+                            connection.query("SELECT value FROM setting WHERE name = 'secretKeyID'", logger: logger), Data.self)
+                    }
                 }
             }.map { String(decoding: $0, as: UTF8.self) }
         }
@@ -91,9 +93,13 @@ extension PostgresStateStore {
         guard let key else { throw StoreError.unusable("the secrets key file \(keyURL.path) vanished while it was being created") }
         let id = KeyFile.identifier(of: key)
         try await run(location) {
-            try await client.query(
-                "INSERT INTO setting (name, value) VALUES ('secretKeyID', \(Data(id.utf8))) ON CONFLICT (name) DO NOTHING",
-                logger: logger)
+            try await client.withConnection { connection in
+                try await Work.mark {
+                    try await connection.run(
+                        "INSERT INTO setting (name, value) VALUES ('secretKeyID', \(Data(id.utf8))) ON CONFLICT (name) DO NOTHING",
+                        logger: logger)
+                }
+            }
         }
         let recorded = try await recordedID()
         guard recorded == id else {

@@ -53,7 +53,7 @@ public final class PostgresStateStore: StateStore {
                 try await connection.close()
             }
             try await Self.run(location) {
-                try await PostgresMigrations.migrate(client, logger: logger, describe: location.description)
+                try await Work.mark { try await PostgresMigrations.migrate(client, logger: logger, describe: location.description) }
             }
             keyring = Mutex(try await Self.loadKeyring(client: client, location: location, directory: directory, logger: logger))
         } catch {
@@ -91,14 +91,14 @@ public final class PostgresStateStore: StateStore {
         let json = try SQLiteStateStore.encode(middleware)
         let createdAt = Milliseconds(Date())
         return try await transaction { connection, logger in
-            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.commitLock))", logger: logger)
+            try await connection.run("SELECT pg_advisory_xact_lock(\(Self.commitLock))", logger: logger)
             let head = try await Self.single(
                 connection.query("SELECT COALESCE(MAX(number), 0) FROM revision", logger: logger), Int.self) ?? 0
             if let expected, expected != head {
                 throw StoreError.staleRevision(expected: expected, head: head)
             }
             let revision = Revision(number: head + 1, author: author, createdAt: createdAt.date, action: action, middleware: middleware)
-            try await connection.query(
+            try await connection.run(
                 """
                 INSERT INTO revision (number, author, created_at, action, middleware)
                 VALUES (\(revision.number), \(author), \(createdAt.value), \(action), \(json))
@@ -129,11 +129,11 @@ public final class PostgresStateStore: StateStore {
         precondition(count > 0, "the head revision is always kept")
         return try await transaction { connection, logger in
             // The commit lock keeps a commit from landing between reading the head and deleting.
-            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.commitLock))", logger: logger)
+            try await connection.run("SELECT pg_advisory_xact_lock(\(Self.commitLock))", logger: logger)
             guard let head = try await Self.single(connection.query("SELECT MAX(number) FROM revision", logger: logger), Int?.self) ?? nil
             else { return 0 }
             let oldestKept = head - count + 1
-            try await connection.query("DELETE FROM rollout WHERE revision < \(oldestKept)", logger: logger)
+            try await connection.run("DELETE FROM rollout WHERE revision < \(oldestKept)", logger: logger)
             return try await Self.single(
                 connection.query(
                     "WITH deleted AS (DELETE FROM revision WHERE number < \(oldestKept) RETURNING 1) SELECT COUNT(*) FROM deleted",
@@ -171,10 +171,10 @@ public final class PostgresStateStore: StateStore {
     public func updateRejections(remember: [StoredRejection], forget: [(node: String, resource: String)]) async throws {
         try await transaction { connection, logger in
             for (node, resource) in forget {
-                try await connection.query("DELETE FROM rejection WHERE node = \(node) AND resource = \(resource)", logger: logger)
+                try await connection.run("DELETE FROM rejection WHERE node = \(node) AND resource = \(resource)", logger: logger)
             }
             for rejection in remember {
-                try await connection.query(
+                try await connection.run(
                     """
                     INSERT INTO rejection (node, resource, version, message, at, serving)
                     VALUES (\(rejection.node), \(rejection.resource), \(rejection.version), \(rejection.message),
@@ -206,7 +206,7 @@ public final class PostgresStateStore: StateStore {
         let encoded = try fleets.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
         let updatedAt = Milliseconds(Date()).value
         try await transaction { connection, logger in
-            try await connection.query(
+            try await connection.run(
                 """
                 INSERT INTO intercept (host, fleets, updated_at, updated_by) VALUES (\(host), \(encoded), \(updatedAt), \(author))
                 ON CONFLICT (host) DO UPDATE SET fleets = excluded.fleets, updated_at = excluded.updated_at, updated_by = excluded.updated_by
@@ -234,19 +234,20 @@ public final class PostgresStateStore: StateStore {
     /// Adds one to the change generation and notifies `changeChannel`, inside the caller's
     /// transaction: both take effect when it commits, and not at all if it rolls back.
     static func bumpGeneration(_ connection: PostgresConnection, _ logger: Logger) async throws {
-        try await connection.query(
+        try await connection.run(
             """
             WITH bumped AS (UPDATE change SET generation = generation + 1 WHERE id = 1 RETURNING generation)
             SELECT pg_notify(\(changeChannel), generation::text) FROM bumped
             """, logger: logger)
     }
 
-    /// Calls `onChange` with the generation whenever it differs from the last one seen (starting
-    /// with `seen`), until the task is cancelled. It LISTENs on a connection of its own, and
-    /// because a notification sent while it was disconnected is lost, it also reads the generation
-    /// every `poll` and right after each (re)connection. Errors are logged and retried after a
-    /// second; they never end the watch.
-    public func watchChanges(seen: Int, poll: Duration, onChange: @Sendable @escaping (Int) async -> Void) async {
+    /// Calls `onChange` with the generation whenever it differs from the last one handled
+    /// (starting with `seen`), until the task is cancelled. It LISTENs on a connection of its own,
+    /// and because a notification sent while it was disconnected is lost, it also reads the
+    /// generation every `poll` and right after each (re)connection. A generation counts as
+    /// handled only when `onChange` returns true; otherwise the next read offers it again. Errors
+    /// are logged and retried after a second; they never end the watch.
+    public func watchChanges(seen: Int, poll: Duration, onChange: @Sendable @escaping (Int) async -> Bool) async {
         let seen = LastSeen(seen)
         let logger = self.logger
         while !Task.isCancelled {
@@ -258,7 +259,7 @@ public final class PostgresStateStore: StateStore {
                         let check: @Sendable () async throws -> Void = {
                             let now = try await Self.single(
                                 connection.query("SELECT generation FROM change WHERE id = 1", logger: logger), Int.self) ?? 0
-                            if seen.replace(with: now) { await onChange(now) }
+                            if seen.differs(from: now), await onChange(now) { seen.record(now) }
                         }
                         try await check()
                         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -275,8 +276,14 @@ public final class PostgresStateStore: StateStore {
                             }
                             group.addTask {
                                 // A connection the server ended (a failover, a restart) may
-                                // leave the notification stream open but silent.
-                                try await connection.closeFuture.get()
+                                // leave the notification stream open but silent. The wait on
+                                // its close does not end on cancellation by itself: closing the
+                                // connection ends it, and the watch is over anyway then.
+                                try await withTaskCancellationHandler {
+                                    try await connection.closeFuture.get()
+                                } onCancel: {
+                                    connection.close().whenComplete { _ in }
+                                }
                                 throw StoreError.unusable("the connection was closed")
                             }
                             // Ends with the first error of any of them (then the others are cancelled).
@@ -344,7 +351,7 @@ public final class PostgresStateStore: StateStore {
     }
 
     func execute(_ query: PostgresQuery) async throws {
-        try await self.query(query) { _ in () }
+        try await self.query(query) { rows in for try await _ in rows {} }
     }
 
     /// An error thrown by the work on a connection, as opposed to one from getting a connection
@@ -359,19 +366,39 @@ public final class PostgresStateStore: StateStore {
 
     struct TimedOut: Error {}
 
+    /// A continuation resumed by whichever comes first, the work or the limit.
+    final class Answer<T: Sendable>: Sendable {
+        private let continuation: Mutex<CheckedContinuation<T, any Error>?>
+        init(_ continuation: CheckedContinuation<T, any Error>) { self.continuation = Mutex(continuation) }
+        func resume(with result: Result<T, any Error>) { continuation.withLock { $0.take() }?.resume(with: result) }
+    }
+
     /// Runs `body` within `operationLimit`, and gives the caller `StoreError` for what the
     /// database or the pool said (naming the database, never its password), or the error the
     /// work itself threw.
     static func run<T: Sendable>(_ location: PostgresLocation, _ body: @Sendable @escaping () async throws -> T) async throws -> T {
+        // Not a task group: a group waits for all its children, and a query on a connection cut
+        // off from the server ignores cancellation until TCP notices (the server's
+        // statement_timeout covers a server that answers). The caller gets its answer at the limit;
+        // the work is cancelled and ends on its own.
+        let work = Task { try await body() }
         do {
-            return try await withThrowingTaskGroup(of: T.self) { group in
-                group.addTask { try await body() }
-                group.addTask {
-                    try await Task.sleep(for: operationLimit)
-                    throw TimedOut()
+            return try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+                    let answer = Answer(continuation)
+                    let timer = Task {
+                        try await Task.sleep(for: operationLimit)
+                        work.cancel()
+                        answer.resume(with: .failure(TimedOut()))
+                    }
+                    Task {
+                        let result = await work.result
+                        timer.cancel()
+                        answer.resume(with: result)
+                    }
                 }
-                defer { group.cancelAll() }
-                return try await group.next()!
+            } onCancel: {
+                work.cancel()
             }
         } catch {
             throw translated(error, location)
@@ -383,7 +410,10 @@ public final class PostgresStateStore: StateStore {
         switch error {
         case let error as Work:
             // The work's own errors reach the caller as they are; the database's are explained.
-            return error.error is PSQLError ? translated(error.error, location) : error.error
+            switch error.error {
+            case is PSQLError, is PostgresDecodingError, is PostgresTransactionError: return translated(error.error, location)
+            default: return error.error
+            }
         case let error as PostgresTransactionError:
             // What went wrong first: the work's error (rolled back), else BEGIN's or COMMIT's.
             return translated(error.closureError ?? error.beginError ?? error.commitError ?? error.rollbackError ?? error, location)
@@ -395,6 +425,12 @@ public final class PostgresStateStore: StateStore {
             )
         case is StoreError, is CancellationError, is EncodingError, is DecodingError:
             return error
+        case let error as PostgresDecodingError:
+            return StoreError.unusable(
+                "the PostgreSQL database \(location) returned a value qpilot cannot read (\(error.targetType) from \(error.postgresType)); was its schema changed by hand?")
+        case _ where Task.isCancelled:
+            // The pool ends a cancelled wait for a connection with its own error.
+            return CancellationError()
         default:
             // The pool's own errors (its circuit breaker gave up opening connections).
             return StoreError.unusable(
@@ -402,17 +438,12 @@ public final class PostgresStateStore: StateStore {
         }
     }
 
-    /// The generation a watch saw last.
+    /// The generation a watch handled last.
     final class LastSeen: Sendable {
         private let value: Mutex<Int>
         init(_ value: Int) { self.value = Mutex(value) }
-        /// Records `now`; true when it differs from what was seen before.
-        func replace(with now: Int) -> Bool {
-            value.withLock { last in
-                defer { last = now }
-                return last != now
-            }
-        }
+        func differs(from now: Int) -> Bool { value.withLock { $0 != now } }
+        func record(_ now: Int) { value.withLock { $0 = now } }
     }
 
     /// The first column of the first row, or nil when there is no row.
@@ -447,5 +478,14 @@ public final class PostgresStateStore: StateStore {
         default:
             return "\(error.code)" + (error.underlying.map { ": \($0)" } ?? "")
         }
+    }
+}
+
+extension PostgresConnection {
+    /// Runs a statement whose rows, if any, do not matter, and reads them to the end: postgres-nio
+    /// reports a statement's error (a lock timeout, say) while its rows are read, so a statement
+    /// whose result is dropped unread would let its transaction go on, aborted, into the next one.
+    func run(_ query: PostgresQuery, logger: Logger) async throws {
+        for try await _ in try await self.query(query, logger: logger) {}
     }
 }

@@ -15,7 +15,9 @@ import Synchronization
 /// message that says how to install it.
 public final class TestPostgres: Sendable {
     public let host = "127.0.0.1"
-    public let port: Int
+    /// The port; chosen again if another process took it between the choice and the start.
+    public var port: Int { portChoice.withLock { $0 } }
+    private let portChoice: Mutex<Int>
     public let user = "qpilot"
     public let password: String
     /// A file holding the password, as qpilot's `store.passwordFile` reads it.
@@ -44,7 +46,7 @@ public final class TestPostgres: Sendable {
 
     private init() throws {
         binaries = try Self.findBinaries()
-        port = try Self.freePort()
+        portChoice = Mutex(try Self.freePort())
         runAs = geteuid() == 0 ? "postgres" : nil
         directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent(
             "qpilot-test-postgres-\(UUID().uuidString.prefix(8))", isDirectory: true)
@@ -65,7 +67,14 @@ public final class TestPostgres: Sendable {
         try run(
             "initdb", ["-D", data, "-U", user, "--pwfile=\(passwordFile.path)", "--auth-host=scram-sha-256", "--auth-local=trust",
                 "-E", "UTF8", "--no-sync"])
-        try startNow()
+        for attempt in 1...3 {
+            do {
+                try startNow()
+                break
+            } catch let error as TestPostgresError where attempt < 3 && error.description.contains("could not bind") {
+                portChoice.withLock { $0 = (try? Self.freePort()) ?? $0 }
+            }
+        }
     }
 
     /// `postgres://user@127.0.0.1:port/database`, without the password (give `passwordFile`).

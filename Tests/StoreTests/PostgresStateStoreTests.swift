@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Logging
 import PostgresNIO
 import PostgresTestSupport
 import QpilotAPI
@@ -38,6 +39,9 @@ struct PostgresStateStoreTests {
         }
         let hidden = #expect(throws: StoreError.self) { try PostgresLocation(url: "mysql://app:topsecret@h/d") }
         #expect(hidden?.description.contains("topsecret") == false)
+        // Not even a URL (a space and a '#' in the password): the password is still hidden.
+        let unparsed = #expect(throws: StoreError.self) { try PostgresLocation(url: "postgres://app:top secret#1@h/d") }
+        #expect(unparsed?.description.contains("top secret") == false, "\(unparsed?.description ?? "")")
         let missing = #expect(throws: StoreError.self) {
             try PostgresLocation(url: "postgres://app@h/d", passwordFile: URL(fileURLWithPath: "/nonexistent/pw"))
         }
@@ -191,7 +195,10 @@ struct PostgresChangeWatchTests {
             let watcher = try #require(try await place.open() as? PostgresStateStore)
             let writer = try await place.open()
             let seen = Seen()
-            let watch = Task { await watcher.watchChanges(seen: 0, poll: .seconds(60)) { generation in seen.values.withLock { $0.append(generation) } } }
+            let watch = Task { await watcher.watchChanges(seen: 0, poll: .seconds(60)) { generation in
+                seen.values.withLock { $0.append(generation) }
+                return true
+            } }
             defer { watch.cancel() }
             // Give the watch its LISTEN before the first write (a write before it is caught by the first read anyway).
             try await Task.sleep(for: .milliseconds(300))
@@ -215,13 +222,65 @@ struct PostgresChangeWatchTests {
         }
     }
 
+    @Test("a change whose handling failed is offered again at the next read; a cancelled watch ends")
+    func failedHandlingIsRetried() async throws {
+        try await StoreTestSupport.withStore(.postgres) { place in
+            let watcher = try #require(try await place.open() as? PostgresStateStore)
+            let writer = try await place.open()
+            let seen = Seen()
+            let watch = Task {
+                await watcher.watchChanges(seen: 0, poll: .milliseconds(200)) { generation in
+                    // The first attempt fails, as a reload does while the store does not answer.
+                    seen.values.withLock { $0.append(generation) }
+                    return seen.values.withLock { $0.count } > 1
+                }
+            }
+            _ = try await writer.commit(middleware: [], author: "a", action: "apply", expected: nil)
+            try await Self.waitFor("the change, twice") { seen.values.withLock { $0 } == [1, 1] }
+            try await Task.sleep(for: .milliseconds(600))
+            #expect(seen.values.withLock { $0 } == [1, 1], "handled once it succeeded, then not again")
+
+            let ended = Seen()
+            watch.cancel()
+            Task {
+                await watch.value
+                ended.values.withLock { $0.append(1) }
+            }
+            try await Self.waitFor("the cancelled watch to end") { ended.last == 1 }
+        }
+    }
+
+    @Test("while another replica holds the commit lock, a commit fails within the limit with PostgreSQL's reason, and works once it is free")
+    func commitLockWaitIsBounded() async throws {
+        try await StoreTestSupport.withStore(.postgres) { place in
+            let store = try await place.open()
+            let location = try await place.location
+            // Another replica, stuck in the middle of a commit.
+            let other = try await PostgresConnection.connect(configuration: try location.connectionConfiguration(), id: 1, logger: Logger(label: "test"))
+            try await other.query("BEGIN", logger: Logger(label: "test"))
+            try await other.query("SELECT pg_advisory_xact_lock(\(PostgresStateStore.commitLock))", logger: Logger(label: "test"))
+            let started = ContinuousClock.now
+            let refused = await #expect(throws: StoreError.self) {
+                try await store.commit(middleware: [], author: "a", action: "apply", expected: nil)
+            }
+            #expect(ContinuousClock.now - started < .seconds(15))
+            #expect(refused?.description.contains("lock timeout") == true, "\(refused?.description ?? "")")
+            try await other.query("ROLLBACK", logger: Logger(label: "test"))
+            try await other.close()
+            #expect(try await store.commit(middleware: [], author: "a", action: "apply", expected: nil).number == 1)
+        }
+    }
+
     @Test("a write made while the watch was disconnected (its notification lost) is seen once it reconnects")
     func lostNotificationIsCaughtUp() async throws {
         try await StoreTestSupport.withStore(.postgres) { place in
             let watcher = try #require(try await place.open() as? PostgresStateStore)
             let writer = try #require(try await place.open() as? PostgresStateStore)
             let seen = Seen()
-            let watch = Task { await watcher.watchChanges(seen: 0, poll: .seconds(60)) { generation in seen.values.withLock { $0.append(generation) } } }
+            let watch = Task { await watcher.watchChanges(seen: 0, poll: .seconds(60)) { generation in
+                seen.values.withLock { $0.append(generation) }
+                return true
+            } }
             defer { watch.cancel() }
             try await Task.sleep(for: .milliseconds(300))
 

@@ -22,7 +22,9 @@ struct StoreWatchService: Service {
             group.addTask { [store, writer, poll, logger] in
                 await store.watchChanges(seen: -1, poll: poll) { generation in
                     logger.debug("the shared store changed; reloading", metadata: ["generation": "\(generation)"])
-                    await writer.reload()
+                    // A reload that failed (the store did not answer) is tried again at the next read.
+                    if case .success = await writer.reload() { return true }
+                    return false
                 }
             }
             try? await gracefulShutdown()
