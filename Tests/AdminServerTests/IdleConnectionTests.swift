@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import Modules
+import PostgresTestSupport
 import NIOCore
 import Testing
 
@@ -25,14 +26,7 @@ struct IdleConnectionTests {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             #expect(fd >= 0)
             defer { close(fd) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(port).bigEndian)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            #expect(connected == 0)
+            #expect(LocalProcess.connectLoopback(fd, port: port))
             // Wait (at most 5 s) for the server to close it: read returns 0 at end of stream.
             var timeout = timeval(tv_sec: 5, tv_usec: 0)
             setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))

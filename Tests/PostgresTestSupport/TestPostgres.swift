@@ -251,6 +251,17 @@ public enum LocalProcess {
         return (process.terminationStatus, (try? String(contentsOf: outputURL, encoding: .utf8)) ?? "")
     }
 
+    /// Connects the TCP socket `fd` to 127.0.0.1:`port`; true when it connected.
+    public static func connectLoopback(_ fd: Int32, port: Int) -> Bool {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0
+    }
+
     /// A port that was free a moment ago on 127.0.0.1.
     public static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

@@ -181,6 +181,16 @@ struct PostgresChangeWatchTests {
         var last: Int? { values.withLock { $0.last } }
     }
 
+    /// A watch from generation 0 that records every generation it is given and handles each.
+    static func recording(_ watcher: PostgresStateStore, into seen: Seen) -> Task<Void, Never> {
+        Task {
+            await watcher.watchChanges(seen: 0, poll: .seconds(60)) { generation in
+                seen.values.withLock { $0.append(generation) }
+                return true
+            }
+        }
+    }
+
     static func waitFor(_ what: String, _ condition: () -> Bool) async throws {
         for _ in 0..<200 {
             if condition() { return }
@@ -195,10 +205,7 @@ struct PostgresChangeWatchTests {
             let watcher = try #require(try await place.open() as? PostgresStateStore)
             let writer = try await place.open()
             let seen = Seen()
-            let watch = Task { await watcher.watchChanges(seen: 0, poll: .seconds(60)) { generation in
-                seen.values.withLock { $0.append(generation) }
-                return true
-            } }
+            let watch = Self.recording(watcher, into: seen)
             defer { watch.cancel() }
             // Give the watch its LISTEN before the first write (a write before it is caught by the first read anyway).
             try await Task.sleep(for: .milliseconds(300))
@@ -283,10 +290,7 @@ struct PostgresChangeWatchTests {
             let watcher = try #require(try await place.open() as? PostgresStateStore)
             let writer = try #require(try await place.open() as? PostgresStateStore)
             let seen = Seen()
-            let watch = Task { await watcher.watchChanges(seen: 0, poll: .seconds(60)) { generation in
-                seen.values.withLock { $0.append(generation) }
-                return true
-            } }
+            let watch = Self.recording(watcher, into: seen)
             defer { watch.cancel() }
             try await Task.sleep(for: .milliseconds(300))
 
