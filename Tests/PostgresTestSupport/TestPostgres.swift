@@ -82,11 +82,6 @@ public final class TestPostgres: Sendable {
         "postgres://\(user)@\(host):\(port)/\(database)"
     }
 
-    /// The same URL with the password in it.
-    public func urlWithPassword(database: String) -> String {
-        "postgres://\(user):\(password)@\(host):\(port)/\(database)"
-    }
-
     /// Creates an empty database with a new name and returns the name.
     public func createDatabase(prefix: String = "test") async throws -> String {
         let name = "\(prefix)_\(UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: ""))"
